@@ -1,0 +1,56 @@
+/**
+ * Token stores: one record per credential (plus small bookkeeping records such as Aruba's login budget,
+ * which is per client id). Implementations: MemoryTokenStore, FileTokenStore (the default), later Redis.
+ */
+import type { ProviderId } from "../engine/types.js";
+
+/** What a store keeps for one credential. Secrets of the *client* (client secret, password) never go here. */
+export interface TokenRecord {
+  v: 1;
+  provider: ProviderId;
+  /** Profile name it was last written by (informational; the key is what identifies the credential). */
+  profile?: string;
+  accessToken?: string;
+  tokenType?: string;
+  /** Epoch ms after which the engine no longer trusts the access token (already capped). */
+  expiresAt?: number;
+  /** Epoch ms the access token was obtained. */
+  obtainedAt?: number;
+  scope?: string;
+  refreshToken?: string;
+  /** Epoch ms the current refresh token was issued (rotation resets it). */
+  refreshTokenIssuedAt?: number;
+  /** Epoch ms of the last successful refresh (Aruba refresh tokens die after ~15 idle days). */
+  lastRefreshAt?: number;
+  /** Epoch ms a full login last created a token (Aruba: one per 30 minutes per client id). */
+  lastLoginAt?: number;
+  /** Last failure, for `status`. The message is already redacted. */
+  lastError?: { code: string; message: string; at: number };
+  /** Non-secret extras from the token response (Identity: cc_id, domain, …). */
+  meta?: Record<string, unknown>;
+  /** Epoch ms of this write. */
+  updatedAt: number;
+}
+
+export interface LockOptions {
+  /** Give up waiting after this long (default: the store's own, a few minutes for interactive logins). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface TokenStore {
+  /** "memory", "file", "redis", … for status output. */
+  readonly kind: string;
+  get(key: string): Promise<TokenRecord | undefined>;
+  /** Atomic replace: a reader sees the old record or the new one, never a mix, even if the writer dies. */
+  set(key: string, record: TokenRecord): Promise<void>;
+  delete(key: string): Promise<void>;
+  list(): Promise<string[]>;
+  /**
+   * Runs `fn` holding an exclusive lock on `key` — across async callers in this process and across
+   * processes (file store) or hosts (Redis). A holder that crashed does not block others forever.
+   * Callers re-read the record after the lock is taken.
+   */
+  withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T>;
+  close?(): Promise<void>;
+}
