@@ -1,0 +1,5 @@
+export * from "./fields.js";
+export * from "./load.js";
+export * from "./paths.js";
+export * from "./resolve.js";
+export * from "./write.js";

@@ -1,0 +1,193 @@
+/**
+ * Reading config files: TOML, YAML or JSON by extension, keys in camelCase or snake_case, every value checked
+ * against the field list so an error names the file, the profile and the field.
+ */
+import { readFile } from "node:fs/promises";
+import { extname } from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { parse as parseYaml } from "yaml";
+import { HpauthError } from "../engine/errors.js";
+import { PROVIDER_IDS, type ProfileConfig } from "../engine/types.js";
+import { camelCase, FIELD_BY_KEY, snakeCase } from "./fields.js";
+
+export type ConfigFormat = "toml" | "yaml" | "json";
+
+export interface HpauthConfig {
+  /** The file it was read from (or would be written to). */
+  path: string;
+  /** False when no file exists at `path` (an empty config). */
+  exists: boolean;
+  format: ConfigFormat;
+  defaultProfile?: string;
+  profiles: Record<string, ProfileConfig>;
+  /** Unknown keys and similar non-fatal findings, for stderr. */
+  warnings: string[];
+}
+
+export function formatFor(path: string): ConfigFormat {
+  const ext = extname(path).toLowerCase();
+  if (ext === ".toml") return "toml";
+  if (ext === ".yaml" || ext === ".yml") return "yaml";
+  if (ext === ".json") return "json";
+  throw new HpauthError("CONFIG_INVALID", `Config file ${path}: unknown format "${ext || "(no extension)"}"`, {
+    hint: "Name it config.toml, config.yaml, config.yml or config.json.",
+  });
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+function invalid(path: string, where: string, message: string, hint?: string): HpauthError {
+  return new HpauthError("CONFIG_INVALID", `Config file ${path}: ${where}${message}`, hint ? { hint } : {});
+}
+
+/**
+ * Checks and normalises one value of a profile field (from a file, a flag or an environment variable: `raw`
+ * strings from flags/env are converted; typed values from a file must already have the right type).
+ */
+export function coerceField(
+  key: keyof ProfileConfig,
+  value: unknown,
+  fromString: boolean,
+): { ok: true; value: unknown } | { ok: false; reason: string } {
+  const field = FIELD_BY_KEY.get(key);
+  if (!field) return { ok: false, reason: "is not a profile field" };
+  switch (field.kind) {
+    case "string": {
+      // TOML dates (client_secret_created_at = 2025-01-31) arrive as Date objects: keep the calendar day.
+      if (value instanceof Date && !Number.isNaN(value.getTime()))
+        return { ok: true, value: value.toISOString().slice(0, 10) };
+      if (typeof value !== "string") return { ok: false, reason: "must be a string" };
+      if (key === "provider" && !(PROVIDER_IDS as readonly string[]).includes(value)) {
+        return { ok: false, reason: `must be one of ${PROVIDER_IDS.join(", ")} (got "${value}")` };
+      }
+      return { ok: true, value };
+    }
+    case "number": {
+      const n = fromString && typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+      if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 65535) {
+        return { ok: false, reason: "must be an integer between 0 and 65535" };
+      }
+      return { ok: true, value: n };
+    }
+    case "boolean": {
+      if (typeof value === "boolean") return { ok: true, value };
+      if (fromString && typeof value === "string") {
+        const v = value.toLowerCase();
+        if (["1", "true", "yes", "on"].includes(v)) return { ok: true, value: true };
+        if (["0", "false", "no", "off"].includes(v)) return { ok: true, value: false };
+      }
+      return { ok: false, reason: "must be true or false" };
+    }
+    case "record": {
+      if (fromString && typeof value === "string") {
+        // `a=1&b=2` (URL query syntax) keeps values with spaces or `=` unambiguous.
+        return { ok: true, value: Object.fromEntries(new URLSearchParams(value)) };
+      }
+      if (!isPlainObject(value) || !Object.values(value).every((v) => typeof v === "string")) {
+        return { ok: false, reason: "must be a table of string values" };
+      }
+      return { ok: true, value: { ...value } };
+    }
+  }
+}
+
+/** Normalises one profile table from a file (snake_case or camelCase keys). */
+export function normalizeProfile(
+  raw: Record<string, unknown>,
+  path: string,
+  name: string,
+  warnings: string[],
+): ProfileConfig {
+  const out: Record<string, unknown> = {};
+  for (const [rawKey, value] of Object.entries(raw)) {
+    const key = camelCase(rawKey);
+    const field = FIELD_BY_KEY.get(key);
+    if (!field) {
+      warnings.push(`Config file ${path}: profile "${name}": unknown field "${rawKey}" ignored`);
+      continue;
+    }
+    if (key in out) {
+      throw invalid(
+        path,
+        `profile "${name}": `,
+        `field "${snakeCase(key)}" is given twice (as ${rawKey} and another spelling)`,
+      );
+    }
+    const r = coerceField(field.key, value, false);
+    if (!r.ok) throw invalid(path, `profile "${name}": `, `field "${rawKey}" ${r.reason}`);
+    out[key] = r.value;
+  }
+  return out as ProfileConfig;
+}
+
+/** Parses config text (exported for tests and for `profiles add`, which rewrites the file). */
+export function parseConfigText(text: string, path: string, format: ConfigFormat = formatFor(path)): HpauthConfig {
+  let doc: unknown;
+  try {
+    if (format === "toml") doc = parseToml(text);
+    else if (format === "yaml") doc = parseYaml(text);
+    else doc = JSON.parse(text);
+  } catch (e) {
+    // Parser messages carry line/column, never more than a line of the file; that line could hold a secret,
+    // so only the first line of the message is kept and any quoted source excerpt is dropped.
+    const first = String((e as Error).message ?? e).split("\n")[0];
+    throw invalid(path, "", `cannot be parsed as ${format.toUpperCase()}: ${first}`);
+  }
+  if (doc === null || doc === undefined) doc = {};
+  if (!isPlainObject(doc)) throw invalid(path, "", "the top level must be a table/object");
+  const warnings: string[] = [];
+  const config: HpauthConfig = { path, exists: true, format, profiles: {}, warnings };
+  for (const [rawKey, value] of Object.entries(doc)) {
+    const key = camelCase(rawKey);
+    if (key === "defaultProfile") {
+      if (typeof value !== "string") throw invalid(path, "", `"${rawKey}" must be a string`);
+      config.defaultProfile = value;
+    } else if (key === "profiles") {
+      if (!isPlainObject(value)) throw invalid(path, "", `"profiles" must be a table of profiles`);
+      for (const [name, p] of Object.entries(value)) {
+        if (!isPlainObject(p)) throw invalid(path, `profile "${name}": `, "must be a table of fields");
+        config.profiles[name] = normalizeProfile(p, path, name, warnings);
+      }
+    } else {
+      warnings.push(`Config file ${path}: unknown top-level key "${rawKey}" ignored`);
+    }
+  }
+  if (config.defaultProfile !== undefined && !(config.defaultProfile in config.profiles)) {
+    throw invalid(
+      path,
+      "",
+      `default_profile "${config.defaultProfile}" is not defined`,
+      `Defined profiles: ${Object.keys(config.profiles).join(", ") || "(none)"}.`,
+    );
+  }
+  return config;
+}
+
+/** Reads the config file; a missing file is an empty config unless `mustExist`. */
+export async function loadConfigFile(path: string, mustExist: boolean): Promise<HpauthConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" && !mustExist) {
+      return { path, exists: false, format: safeFormat(path), profiles: {}, warnings: [] };
+    }
+    throw new HpauthError(
+      "CONFIG_INVALID",
+      `Config file ${path}: ${code === "ENOENT" ? "does not exist" : `cannot be read (${code ?? "error"})`}`,
+      { hint: "Check --config / HPAUTH_CONFIG, or create it with `hpauth profiles add`.", cause: e },
+    );
+  }
+  return parseConfigText(text, path);
+}
+
+function safeFormat(path: string): ConfigFormat {
+  try {
+    return formatFor(path);
+  } catch {
+    return "toml";
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * One profile out of three layers: flags > environment (HPAUTH_*) > config file. A one-off call needs no file:
+ * `hpauth token --provider greenlake --client-id … --client-secret-env GL_SECRET`.
+ */
+import { HpauthError } from "../engine/errors.js";
+import type { NamedProfile, ProfileConfig } from "../engine/types.js";
+import { envName, FIELD_BY_KEY, flagName, PROFILE_FIELDS } from "./fields.js";
+import { coerceField, type HpauthConfig } from "./load.js";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export type FieldSource = "flag" | "env" | "file";
+
+export interface ResolvedConfigProfile {
+  profile: NamedProfile;
+  /** Where each field's value came from (for `profiles show` and error messages). */
+  sources: Partial<Record<keyof ProfileConfig, FieldSource>>;
+  /** True when the profile was assembled from flags/env alone. */
+  adHoc: boolean;
+  warnings: string[];
+}
+
+/** Profile fields given as environment variables, coerced; errors name the variable. */
+export function profileFromEnv(env: Env): Partial<ProfileConfig> {
+  const out: Record<string, unknown> = {};
+  for (const field of PROFILE_FIELDS) {
+    const raw = env[envName(field.key)];
+    if (raw === undefined || raw === "") continue;
+    const r = coerceField(field.key, raw, true);
+    if (!r.ok) {
+      throw new HpauthError("CONFIG_INVALID", `Environment variable ${envName(field.key)} ${r.reason}`);
+    }
+    out[field.key] = r.value;
+  }
+  return out as Partial<ProfileConfig>;
+}
+
+/** Profile fields given as flags (already camelCase keys from commander), coerced; errors name the flag. */
+export function profileFromFlags(flags: Record<string, unknown>): Partial<ProfileConfig> {
+  const out: Record<string, unknown> = {};
+  for (const field of PROFILE_FIELDS) {
+    const raw = flags[field.key];
+    if (raw === undefined) continue;
+    const r = coerceField(field.key, raw, true);
+    if (!r.ok) throw new HpauthError("USAGE", `Flag ${flagName(field.key)} ${r.reason}`);
+    out[field.key] = r.value;
+  }
+  return out as Partial<ProfileConfig>;
+}
+
+export interface ResolveOptions {
+  config: HpauthConfig;
+  /** `--profile`; falls back to HPAUTH_PROFILE from `env`. */
+  profileName?: string;
+  /** Profile field flags, camelCase keys. */
+  flags: Record<string, unknown>;
+  env: Env;
+}
+
+/** Which file profile is meant: explicit selection, else default_profile, else the only one. */
+export function selectProfileName(config: HpauthConfig, explicit: string | undefined): string | undefined {
+  if (explicit) return explicit;
+  if (config.defaultProfile) return config.defaultProfile;
+  const names = Object.keys(config.profiles);
+  return names.length === 1 ? names[0] : undefined;
+}
+
+export function resolveProfile(options: ResolveOptions): ResolvedConfigProfile {
+  const { config, env } = options;
+  const fromFlags = profileFromFlags(options.flags);
+  const fromEnv = profileFromEnv(env);
+  const explicit = options.profileName || env.HPAUTH_PROFILE || undefined;
+  const names = Object.keys(config.profiles);
+  const overlayProvider = fromFlags.provider ?? fromEnv.provider;
+  const warnings: string[] = [];
+
+  let name = selectProfileName(config, explicit);
+  let base: ProfileConfig | undefined = name !== undefined ? config.profiles[name] : undefined;
+
+  if (explicit && !base && !overlayProvider) {
+    throw new HpauthError("PROFILE_NOT_FOUND", `Profile "${explicit}" not found${where(config)}`, {
+      profile: explicit,
+      hint: names.length ? `Defined profiles: ${names.join(", ")}.` : "Create one with `hpauth profiles add`.",
+    });
+  }
+  // Without an explicit selection, `--provider X` on the command line means a one-off profile, unless the default
+  // profile is of the same provider (then the flags override its fields).
+  if (!explicit && base && overlayProvider && base.provider !== overlayProvider) {
+    base = undefined;
+    name = undefined;
+  }
+  if (!base && !overlayProvider) {
+    if (names.length === 0) {
+      throw new HpauthError("PROFILE_NOT_FOUND", `No profile configured${where(config)}`, {
+        hint: "Create one with `hpauth profiles add`, or give --provider and its fields as flags or HPAUTH_* variables.",
+      });
+    }
+    throw new HpauthError("PROFILE_NOT_FOUND", `Several profiles in ${config.path} and none selected`, {
+      hint: `Choose one with --profile (or HPAUTH_PROFILE, or default_profile in the file): ${names.join(", ")}.`,
+    });
+  }
+
+  const sources: ResolvedConfigProfile["sources"] = {};
+  const merged: Record<string, unknown> = {};
+  for (const [layer, values] of [
+    ["file", base ?? {}],
+    ["env", fromEnv],
+    ["flag", fromFlags],
+  ] as const) {
+    for (const [k, v] of Object.entries(values)) {
+      if (v === undefined) continue;
+      merged[k] = v;
+      sources[k as keyof ProfileConfig] = layer;
+    }
+  }
+  if (sources.clientSecret === "flag" || sources.password === "flag") {
+    warnings.push(
+      "Warning: a secret given as a flag is visible to other users in `ps` and kept in shell history; prefer --client-secret-env / --password-env or a *-command.",
+    );
+  }
+  const profileName = explicit ?? name ?? String(merged.provider);
+  return {
+    profile: { ...(merged as ProfileConfig), name: profileName },
+    sources,
+    adHoc: base === undefined,
+    warnings,
+  };
+}
+
+function where(config: HpauthConfig): string {
+  return config.exists ? ` in ${config.path}` : ` (no config file at ${config.path})`;
+}
+
+/** Shows a profile with secrets masked: `profiles show`. */
+export function maskProfile(profile: ProfileConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(profile)) {
+    out[k] = FIELD_BY_KEY.get(k)?.secret && v ? "********" : v;
+  }
+  return out;
+}
