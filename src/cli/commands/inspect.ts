@@ -1,0 +1,109 @@
+/**
+ * `hpauth inspect`: what a token says about itself (JWT header, claims, expiry; HPE Identity's zip_authorities
+ * decoded). Prints claims only: never the token, never its signature.
+ */
+import { HpauthError } from "../../engine/errors.js";
+import { makeManager, openStore, resolveCliProfile } from "../context.js";
+import { decodeJwtParts, decodeZipAuthorities } from "../engine.js";
+import { table } from "../format.js";
+import type { CommandIO } from "../io.js";
+import type { InspectOptions } from "../options.js";
+import { formatDuration } from "../time.js";
+
+async function readStdin(io: CommandIO): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of io.stdin) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks).toString("utf8").trim();
+}
+
+export interface Inspection {
+  profile?: string;
+  provider?: string;
+  format: "jwt" | "opaque";
+  length: number;
+  header?: Record<string, unknown>;
+  claims?: Record<string, unknown>;
+  issued_at?: string;
+  expires_at?: string;
+  expires_in?: number;
+  zip_authorities?: unknown;
+}
+
+export function inspectToken(token: string, now = Date.now()): Inspection {
+  const parts = decodeJwtParts(token);
+  if (!parts) return { format: "opaque", length: token.length };
+  const claims = parts.claims;
+  const out: Inspection = { format: "jwt", length: token.length, header: parts.header, claims };
+  if (typeof claims.iat === "number") out.issued_at = new Date(claims.iat * 1000).toISOString();
+  if (typeof claims.exp === "number") {
+    out.expires_at = new Date(claims.exp * 1000).toISOString();
+    out.expires_in = Math.floor(claims.exp - now / 1000);
+  }
+  if (typeof claims.zip_authorities === "string") out.zip_authorities = decodeZipAuthorities(claims.zip_authorities);
+  return out;
+}
+
+export async function runInspect(options: InspectOptions, io: CommandIO): Promise<number> {
+  let inspection: Inspection;
+  if (options.token !== undefined) {
+    const token = options.token === "-" ? await readStdin(io) : options.token;
+    if (!token) throw new HpauthError("USAGE", "No token given (stdin was empty)");
+    if (options.token !== "-" && !options.quiet) {
+      io.stderr.write("Warning: a token given as a flag is visible in `ps`; prefer `--token -` and stdin.\n");
+    }
+    inspection = inspectToken(token);
+  } else {
+    const { profile } = await resolveCliProfile(options, io);
+    const store = openStore(options, io);
+    try {
+      const manager = makeManager(options, io, profile, store);
+      const token = await manager.getToken({ signal: io.signal });
+      inspection = { profile: profile.name, provider: token.provider, ...inspectToken(token.accessToken) };
+      // Identity's zip_authorities arrive beside the token (kept as non-secret metadata), not inside it.
+      const record = await store.get(manager.key);
+      const zip = record?.meta?.zip_authorities;
+      if (inspection.zip_authorities === undefined && typeof zip === "string") {
+        inspection.zip_authorities = decodeZipAuthorities(zip);
+      }
+      if (!inspection.expires_at) {
+        inspection.expires_at = token.expiresAt.toISOString();
+        inspection.expires_in = Math.floor((token.expiresAt.getTime() - Date.now()) / 1000);
+      }
+    } finally {
+      await store.close?.();
+    }
+  }
+
+  if (options.json) {
+    io.stdout.write(`${JSON.stringify(inspection)}\n`);
+    return 0;
+  }
+  let out = "";
+  if (inspection.profile) out += `Profile:   ${inspection.profile} (${inspection.provider})\n`;
+  out += `Format:    ${inspection.format === "jwt" ? "JWT" : "opaque (not a JWT: nothing to decode)"}, ${inspection.length} chars\n`;
+  if (inspection.expires_at) {
+    const left = inspection.expires_in ?? 0;
+    out += `Expires:   ${inspection.expires_at} (${left > 0 ? `in ${formatDuration(left)}` : "expired"})\n`;
+  }
+  if (inspection.header) out += `\nHeader:\n${kv(inspection.header)}`;
+  if (inspection.claims) {
+    const { zip_authorities: _omit, ...claims } = inspection.claims;
+    out += `\nClaims:\n${kv(claims)}`;
+  }
+  if (inspection.zip_authorities !== undefined) {
+    out += `\nzip_authorities (decoded):\n${JSON.stringify(inspection.zip_authorities, null, 2)}\n`;
+  }
+  io.stdout.write(out);
+  return 0;
+}
+
+function kv(obj: Record<string, unknown>): string {
+  const rows = Object.entries(obj).map(([k, v]) => {
+    let s = typeof v === "string" ? v : JSON.stringify(v);
+    if ((k === "exp" || k === "iat" || k === "nbf" || k === "auth_time") && typeof v === "number") {
+      s += `  (${new Date(v * 1000).toISOString()})`;
+    }
+    return [`  ${k}`, s];
+  });
+  return table(["", ""], rows).split("\n").slice(1).join("\n");
+}

@@ -1,0 +1,149 @@
+/**
+ * `hpauth status`: every profile, from the store alone (no network): token state and time left, refresh-token age,
+ * warnings (secret age, idle Aruba refresh tokens), when Aruba allows the next login, and the last error.
+ */
+import { isHpauthError } from "../../engine/errors.js";
+import type { NamedProfile } from "../../engine/types.js";
+import { loadCliConfig, makeManager, openStore, resolveCliProfile } from "../context.js";
+import { painter, table, useColor } from "../format.js";
+import type { CommandIO } from "../io.js";
+import type { StatusOptions } from "../options.js";
+import { redactText } from "../redact.js";
+import { formatDuration, formatWhen } from "../time.js";
+
+interface Row {
+  profile: string;
+  provider?: string;
+  state: string;
+  expires_at?: string;
+  expires_in?: number;
+  scope?: string;
+  has_refresh_token?: boolean;
+  refresh_token_age_seconds?: number;
+  last_refresh_at?: string;
+  last_login_at?: string;
+  next_login_allowed_at?: string;
+  warnings: string[];
+  last_error?: { code: string; message: string; at?: string };
+}
+
+function iso(v: unknown): string | undefined {
+  if (v instanceof Date) return v.toISOString();
+  if (typeof v === "number") return new Date(v).toISOString();
+  if (typeof v === "string") return v;
+  return undefined;
+}
+
+export async function runStatus(options: StatusOptions, io: CommandIO): Promise<number> {
+  const config = await loadCliConfig(options, io);
+  const profiles: NamedProfile[] = Object.entries(config.profiles).map(([name, p]) => ({ ...p, name }));
+  // A profile given by flags / HPAUTH_* (or a selection) is shown too, with the overrides applied.
+  const hasOverrides = Object.keys(options.fields).length > 0 || options.profile || io.env.HPAUTH_PROFILE;
+  if (hasOverrides || profiles.length === 0) {
+    try {
+      const { profile } = await resolveCliProfile(options, io, config);
+      const i = profiles.findIndex((p) => p.name === profile.name);
+      if (i >= 0) profiles[i] = profile;
+      else profiles.push(profile);
+    } catch (e) {
+      if (profiles.length > 0 || !isHpauthError(e) || e.code !== "PROFILE_NOT_FOUND") throw e;
+    }
+  }
+  const store = openStore(options, io);
+  const rows: Row[] = [];
+  const now = Date.now();
+  try {
+    for (const profile of profiles) {
+      try {
+        const manager = makeManager(options, io, profile, store);
+        const s = (await manager.status()) as unknown as Record<string, unknown>;
+        const expiresAt = iso(s.expiresAt);
+        const rtIssued = s.refreshTokenIssuedAt ?? s.refreshTokenObtainedAt;
+        const rtAge =
+          typeof s.refreshTokenAgeSeconds === "number"
+            ? s.refreshTokenAgeSeconds
+            : rtIssued !== undefined
+              ? Math.floor((now - new Date(rtIssued as number | string | Date).getTime()) / 1000)
+              : undefined;
+        const lastError = s.lastError as { code: string; message: string; at?: unknown } | undefined;
+        rows.push({
+          profile: profile.name,
+          provider: profile.provider,
+          state: String(s.state ?? "unknown"),
+          ...(expiresAt ? { expires_at: expiresAt, expires_in: Math.floor((Date.parse(expiresAt) - now) / 1000) } : {}),
+          ...(typeof s.scope === "string" ? { scope: s.scope } : {}),
+          ...(typeof s.hasRefreshToken === "boolean" ? { has_refresh_token: s.hasRefreshToken } : {}),
+          ...(rtAge !== undefined ? { refresh_token_age_seconds: rtAge } : {}),
+          ...(iso(s.lastRefreshAt) ? { last_refresh_at: iso(s.lastRefreshAt) } : {}),
+          ...(iso(s.lastLoginAt) ? { last_login_at: iso(s.lastLoginAt) } : {}),
+          ...(iso(s.nextLoginAllowedAt) ? { next_login_allowed_at: iso(s.nextLoginAllowedAt) } : {}),
+          warnings: Array.isArray(s.warnings) ? (s.warnings as unknown[]).map((w) => redactText(String(w))) : [],
+          ...(lastError
+            ? {
+                last_error: {
+                  code: lastError.code,
+                  message: redactText(lastError.message),
+                  ...(iso(lastError.at) ? { at: iso(lastError.at) } : {}),
+                },
+              }
+            : {}),
+        });
+      } catch (e) {
+        if (!isHpauthError(e)) throw e;
+        rows.push({
+          profile: profile.name,
+          ...(profile.provider ? { provider: profile.provider } : {}),
+          state: "invalid",
+          warnings: [],
+          last_error: { code: e.code, message: redactText(e.message) },
+        });
+      }
+    }
+  } finally {
+    await store.close?.();
+  }
+
+  if (options.json) {
+    io.stdout.write(
+      `${JSON.stringify({ config: config.exists ? config.path : null, store: store.kind, profiles: rows })}\n`,
+    );
+    return 0;
+  }
+  if (rows.length === 0) {
+    io.stdout.write(
+      `No profiles${config.exists ? ` in ${config.path}` : ""}. Create one with \`hpauth profiles add\`.\n`,
+    );
+    return 0;
+  }
+  const paint = painter(useColor(options, io));
+  const stateColor = (s: string) =>
+    s === "valid"
+      ? paint.green(s)
+      : s === "expired" || s === "invalid" || s === "error"
+        ? paint.red(s)
+        : paint.yellow(s);
+  const body = rows.map((r) => [
+    r.profile,
+    r.provider ?? "?",
+    stateColor(r.state),
+    r.expires_in !== undefined ? (r.expires_in > 0 ? formatDuration(r.expires_in) : "expired") : "-",
+    r.has_refresh_token
+      ? r.refresh_token_age_seconds !== undefined
+        ? `yes, ${formatDuration(r.refresh_token_age_seconds)} old`
+        : "yes"
+      : r.has_refresh_token === false
+        ? "no"
+        : "-",
+    r.next_login_allowed_at && Date.parse(r.next_login_allowed_at) > now
+      ? formatWhen(new Date(r.next_login_allowed_at), now)
+      : "-",
+  ]);
+  let out = table(["PROFILE", "PROVIDER", "TOKEN", "TIME LEFT", "REFRESH TOKEN", "NEXT LOGIN"], body, paint);
+  for (const r of rows) {
+    for (const w of r.warnings) out += `${paint.yellow("!")} ${r.profile}: ${w}\n`;
+    if (r.last_error)
+      out += `${paint.red("x")} ${r.profile}: last error ${r.last_error.code}: ${r.last_error.message}\n`;
+  }
+  io.stdout.write(out);
+  return 0;
+}

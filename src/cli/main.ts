@@ -1,0 +1,369 @@
+/**
+ * `hpauth`: parses argv with commander into typed options, imports the one command it needs lazily (so the cached
+ * `hpauth token` path does not pay for the emulator or the demo), and turns errors into exit codes once, here.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { flagName, PROFILE_FIELDS } from "../config/fields.js";
+import { ExitCode, HpauthError, isHpauthError } from "../engine/errors.js";
+import type { CommandIO } from "./io.js";
+import type { GlobalOptions } from "./options.js";
+import { redactText } from "./redact.js";
+import { formatWhen } from "./time.js";
+
+export const VERSION = "0.1.0";
+
+export interface ParsedArgv {
+  /** `token`, `profiles`, … or `help` / `version` when commander printed text instead of choosing a command. */
+  command: string;
+  options: GlobalOptions & Record<string, unknown>;
+  /** Help or version text to print (command `help` / `version`). */
+  text?: string;
+}
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0    success
+  1    internal error (a bug: please report it)
+  2    usage or configuration error (bad flag, missing profile field, unreadable secret)
+  3    authentication refused or login required (bad credentials, revoked grant, consent denied)
+  4    rate-limited (the message, and retry_at with --json, say when the next attempt is allowed)
+  5    network or server failure (unreachable, 5xx after retries, malformed response, lock timeout)
+  130  cancelled (Ctrl-C)
+
+Environment:
+  HPAUTH_CONFIG       config file (default: $XDG_CONFIG_HOME/hpauth/config.toml or the platform's config dir)
+  HPAUTH_PROFILE      profile to use
+  HPAUTH_STORE_DIR    token store directory
+  HPAUTH_<FIELD>      any profile field, e.g. HPAUTH_CLIENT_ID, HPAUTH_BASE_URL, HPAUTH_CLIENT_SECRET_ENV
+  Precedence: flags > environment > config file.
+
+Examples:
+  $ hpauth demo                                   # everything against a built-in emulator, no setup
+  $ hpauth profiles add work                      # create a profile interactively
+  $ curl -H "$(hpauth header -p work)" https://…  # call an API
+  $ TOKEN=$(hpauth token --provider greenlake --client-id abc --client-secret-env GL_SECRET)
+`;
+
+function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
+}
+
+/** Builds the commander program; `onAction` receives the chosen command and its merged options. */
+function buildProgram(onAction: (command: string, options: Record<string, unknown>) => void): Command {
+  const program = new Command("hpauth")
+    .description(
+      "OAuth 2.0 access tokens for HP and HPE APIs: TechPulse, WXP, GreenLake DSCC, Aruba Central, HPE Identity.",
+    )
+    .version(VERSION, "-V, --version")
+    .option("-c, --config <path>", "config file (default: HPAUTH_CONFIG or the platform config dir)")
+    .option("-p, --profile <name>", "profile to use (default: HPAUTH_PROFILE, default_profile, or the only one)")
+    .option("--json", "machine-readable output on stdout", false)
+    .option("-v, --verbose", "engine events (redacted) on stderr", false)
+    .option("-q, --quiet", "no warnings or progress on stderr", false)
+    .option("--no-color", "no colours")
+    .addOption(new Option("--store <kind>", "token store").choices(["file", "memory"]))
+    .option("--store-dir <dir>", "token store directory (default: HPAUTH_STORE_DIR or the platform's state dir)");
+  program.optionsGroup("Profile fields (override the config file and HPAUTH_* variables):");
+  for (const field of PROFILE_FIELDS) {
+    const flag = flagName(field.key);
+    if (field.kind === "boolean") {
+      program.addOption(new Option(flag, field.description));
+      program.addOption(new Option(`--no-${flag.slice(2)}`, `do not ${field.key}`));
+    } else if (field.kind === "record") {
+      program.addOption(
+        new Option(`${flag} <key=value...>`, field.description).argParser((v: string, prev: string[] | undefined) => [
+          ...(prev ?? []),
+          v,
+        ]),
+      );
+    } else {
+      program.addOption(new Option(`${flag} <value>`, field.description));
+    }
+  }
+  program.addHelpText("after", EXIT_CODES_HELP);
+  program.showSuggestionAfterError(true);
+
+  const act = (name: string) =>
+    function (this: Command, ...args: unknown[]) {
+      const positional = args.slice(0, -2);
+      const opts = this.optsWithGlobals();
+      onAction(name, { ...opts, _args: positional });
+    };
+
+  program
+    .command("token")
+    .description("Print a valid access token for the profile (from the store, refreshed, or a new grant)")
+    .option("--min-ttl <seconds>", "refresh unless the token stays valid at least this long", parseSeconds)
+    .option("--force-refresh", "get a new token even if the stored one is valid", false)
+    .addHelpText(
+      "after",
+      examples([
+        "hpauth token -p aruba",
+        "hpauth token --json | jq -r .expires_at",
+        "hpauth token --provider greenlake --client-id abc --client-secret-env GL_SECRET",
+        'curl -H "Authorization: Bearer $(hpauth token --min-ttl 300)" https://…',
+      ]),
+    )
+    .action(act("token"));
+
+  program
+    .command("header")
+    .description("Print an HTTP Authorization header line with a valid token")
+    .option("--min-ttl <seconds>", "refresh unless the token stays valid at least this long", parseSeconds)
+    .option("--force-refresh", "get a new token even if the stored one is valid", false)
+    .addHelpText("after", examples(['curl -H "$(hpauth header -p work)" https://…', "hpauth header --json"]))
+    .action(act("header"));
+
+  program
+    .command("status")
+    .description("Show every profile: token state, time left, refresh-token age, warnings (no network)")
+    .addHelpText("after", examples(["hpauth status", "hpauth status --json | jq '.profiles[] | .state'"]))
+    .action(act("status"));
+
+  program
+    .command("inspect")
+    .description(
+      "Decode the current token (JWT header, claims, expiry; Identity zip_authorities). Never prints the token",
+    )
+    .option("--token <value>", "decode this token instead; `-` reads it from stdin")
+    .addHelpText("after", examples(["hpauth inspect -p identity", "hpauth token -p gl | hpauth inspect --token -"]))
+    .action(act("inspect"));
+
+  program
+    .command("logout")
+    .description("Delete the stored tokens of the profile (or of every profile with --all)")
+    .option("--all", "every stored credential", false)
+    .addHelpText("after", examples(["hpauth logout -p work", "hpauth logout --all"]))
+    .action(act("logout"));
+
+  const profiles = program
+    .command("profiles")
+    .description("List, show, add or remove profiles in the config file")
+    .addHelpText(
+      "after",
+      examples([
+        "hpauth profiles list",
+        "hpauth profiles show work",
+        "hpauth profiles add work                   # asks for the fields the provider needs",
+        "hpauth profiles add gl --provider greenlake --client-id abc --client-secret-env GL_SECRET",
+        "hpauth profiles remove work",
+      ]),
+    );
+  profiles
+    .command("list", { isDefault: true })
+    .description("List profiles")
+    .action(function (this: Command) {
+      onAction("profiles", { ...this.optsWithGlobals(), action: "list" });
+    });
+  profiles
+    .command("show <name>")
+    .description("Show a profile, secrets masked")
+    .action(function (this: Command, name: string) {
+      onAction("profiles", { ...this.optsWithGlobals(), action: "show", name });
+    });
+  profiles
+    .command("add [name]")
+    .description("Add or replace a profile (interactive on a TTY, else from flags)")
+    .option("--default", "make it the default profile")
+    .option(
+      "--save-secrets",
+      "write secrets typed at the prompt into the file (default: refuse; use *-env / *-command)",
+    )
+    .option("--non-interactive", "never prompt; take every field from flags and HPAUTH_* variables")
+    .addHelpText(
+      "after",
+      examples([
+        "hpauth profiles add",
+        "hpauth profiles add aruba --provider aruba-central --region EU-1 --client-id … --client-secret-env ARUBA_SECRET \\\n      --username me@example.com --password-env ARUBA_PASSWORD --customer-id …",
+      ]),
+    )
+    .action(function (this: Command, name: string | undefined) {
+      const o = this.optsWithGlobals();
+      onAction("profiles", { ...o, action: "add", name, makeDefault: o.default === true });
+    });
+  profiles
+    .command("remove <name>")
+    .alias("rm")
+    .description("Remove a profile from the config file (and its stored tokens)")
+    .action(function (this: Command, name: string) {
+      onAction("profiles", { ...this.optsWithGlobals(), action: "remove", name });
+    });
+
+  program
+    .command("login")
+    .description("Log in interactively (browser authorization code for TechPulse / oauth2) and store the tokens")
+    .option("--no-browser", "print the authorization URL instead of opening a browser")
+    .option("--paste", "paste the redirect URL back instead of using a loopback listener")
+    .option("--import-tokens", "import an access/refresh token pair (Aruba Central UI) read from stdin as JSON")
+    .addHelpText(
+      "after",
+      examples([
+        "hpauth login -p techpulse",
+        "hpauth login -p techpulse --no-browser --callback-port 8765   # over ssh -L 8765:localhost:8765",
+        `echo '{"refresh_token":"…","access_token":"…"}' | hpauth login -p aruba --import-tokens`,
+      ]),
+    )
+    .action(act("login"));
+
+  program
+    .command("emulate")
+    .description("Run the five identity services and their APIs locally (with a clock and fault injection)")
+    .option("--port <n>", "admin port; providers take the next five (default: random free ports)", parsePort)
+    .addHelpText("after", examples(["hpauth emulate", "hpauth emulate --json --port 9400"]))
+    .action(act("emulate"));
+
+  program
+    .command("demo")
+    .description("Run every provider's flow against a built-in emulator: no configuration, nothing written")
+    .addHelpText("after", examples(["hpauth demo", "hpauth demo --json"]))
+    .action(act("demo"));
+
+  return program;
+}
+
+function parseSeconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0)
+    throw new HpauthError("USAGE", `--min-ttl must be a number of seconds (got "${v}")`);
+  return n;
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new HpauthError("USAGE", `--port must be 0…65535 (got "${v}")`);
+  return n;
+}
+
+const GLOBAL_KEYS = new Set(["config", "profile", "json", "verbose", "quiet", "color", "store", "storeDir"]);
+
+/** argv (without node and script) → the command and its typed options. Throws HpauthError("USAGE"). */
+export function parseArgv(argv: readonly string[]): ParsedArgv {
+  let chosen: { command: string; options: Record<string, unknown> } | undefined;
+  let out = "";
+  let err = "";
+  const program = buildProgram((command, options) => {
+    chosen = { command, options };
+  });
+  const configure = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.configureOutput({
+      writeOut: (s) => {
+        out += s;
+      },
+      writeErr: (s) => {
+        err += s;
+      },
+      outputError: () => {},
+    });
+    for (const sub of cmd.commands) configure(sub);
+  };
+  configure(program);
+  try {
+    program.parse([...argv], { from: "user" });
+  } catch (e) {
+    if (isHpauthError(e)) throw e;
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed") return { command: "help", options: defaults(), text: out || err };
+      // `hpauth` (or `hpauth profiles …`) without a command: help, but as a usage error so scripts notice.
+      if (e.code === "commander.help") {
+        return { command: "help", options: { ...defaults(), usageError: true }, text: out || err };
+      }
+      if (e.code === "commander.version") return { command: "version", options: defaults(), text: out };
+      throw new HpauthError("USAGE", e.message.replace(/^error:\s*/, ""), {
+        hint: "See `hpauth --help` or `hpauth <command> --help`.",
+      });
+    }
+    throw e;
+  }
+  if (!chosen) {
+    // No command: show the help (a usage error, so scripts notice).
+    return { command: "help", options: { ...defaults(), usageError: true }, text: program.helpInformation() };
+  }
+  const raw = chosen.options;
+  const fields: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = {};
+  const fieldKeys = new Set(PROFILE_FIELDS.map((f) => f.key as string));
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined) continue;
+    if (fieldKeys.has(k)) {
+      // Repeated --token-param a=1 --token-param b=2 → "a=1&b=2" for the record coercion.
+      fields[k] = Array.isArray(v) ? v.map((p) => new URLSearchParams(String(p)).toString()).join("&") : v;
+    } else if (!GLOBAL_KEYS.has(k) && k !== "_args" && k !== "default") rest[k] = v;
+  }
+  const options: GlobalOptions & Record<string, unknown> = {
+    ...rest,
+    json: raw.json === true,
+    verbose: raw.verbose === true,
+    quiet: raw.quiet === true,
+    color: raw.color !== false,
+    fields,
+  };
+  for (const k of ["config", "profile", "store", "storeDir"] as const) {
+    if (typeof raw[k] === "string") options[k] = raw[k] as string;
+  }
+  return { command: chosen.command, options };
+}
+
+function defaults(): GlobalOptions & Record<string, unknown> {
+  return { json: false, verbose: false, quiet: false, color: true, fields: {} };
+}
+
+type Runner = (options: never, io: CommandIO) => Promise<number>;
+
+/** The lazily imported command modules. */
+const COMMANDS: Record<string, () => Promise<Runner>> = {
+  token: async () => (await import("./commands/token.js")).runToken,
+  header: async () => (await import("./commands/token.js")).runHeader,
+  status: async () => (await import("./commands/status.js")).runStatus,
+  inspect: async () => (await import("./commands/inspect.js")).runInspect,
+  logout: async () => (await import("./commands/logout.js")).runLogout,
+  profiles: async () => (await import("./commands/profiles.js")).runProfiles,
+  demo: async () => (await import("./commands/demo.js")).runDemo,
+  emulate: async () => (await import("./commands/emulate-adapter.js")).runEmulateCommand,
+  login: async () => (await import("./commands/login-adapter.js")).runLoginCommand,
+};
+
+/** Runs the CLI with injected IO; returns the exit code. Errors are caught here, once. */
+export async function main(argv: readonly string[], io: CommandIO): Promise<number> {
+  const wantsJson = argv.includes("--json");
+  try {
+    const parsed = parseArgv(argv);
+    if (parsed.command === "help" || parsed.command === "version") {
+      // Help asked for goes to stdout; help shown because something was missing goes to stderr.
+      (parsed.options.usageError ? io.stderr : io.stdout).write(parsed.text ?? "");
+      return parsed.options.usageError ? ExitCode.USAGE : ExitCode.OK;
+    }
+    const load = COMMANDS[parsed.command];
+    if (!load) throw new HpauthError("USAGE", `Unknown command "${parsed.command}"`);
+    const run = await load();
+    return await run(parsed.options as never, io);
+  } catch (e) {
+    return reportError(e, io, wantsJson);
+  }
+}
+
+/** Formats a thrown error for the user and returns the exit code. Never prints a stack. */
+export function reportError(e: unknown, io: CommandIO, json: boolean): number {
+  if (io.signal.aborted && !isHpauthError(e)) {
+    e = new HpauthError("CANCELLED", "Cancelled", { cause: e });
+  }
+  if (isHpauthError(e)) {
+    const lines = [`hpauth: ${redactText(e.message)}`];
+    if (e.retryAt) lines.push(`Retry after ${formatWhen(e.retryAt)}.`);
+    if (e.hint) lines.push(redactText(e.hint));
+    io.stderr.write(`${lines.join("\n")}\n`);
+    if (json) io.stdout.write(`${JSON.stringify({ error: e.toJSON() })}\n`);
+    return e.exitCode;
+  }
+  const name = e instanceof Error ? e.name : typeof e;
+  const message = e instanceof Error ? e.message : String(e);
+  io.stderr.write(
+    `hpauth: internal error: ${name}: ${redactText(message)}\nThis is a bug in hpauth; please report it with the command you ran (not your secrets).\n`,
+  );
+  if (json) {
+    io.stdout.write(
+      `${JSON.stringify({ error: { code: "INTERNAL", category: "internal", message: redactText(message) } })}\n`,
+    );
+  }
+  return ExitCode.INTERNAL;
+}

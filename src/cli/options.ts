@@ -1,0 +1,57 @@
+/** Options every command gets (global flags), as parsed by parseArgv in main.ts. */
+export interface GlobalOptions {
+  config?: string;
+  profile?: string;
+  json: boolean;
+  verbose: boolean;
+  quiet: boolean;
+  color: boolean;
+  /** `file` (default) or `memory`. */
+  store?: string;
+  storeDir?: string;
+  /** Profile field flags, camelCase keys, raw values (strings; booleans for --pkce/--no-pkce). */
+  fields: Record<string, unknown>;
+}
+
+export interface TokenOptions extends GlobalOptions {
+  minTtl?: number;
+  forceRefresh: boolean;
+}
+export type HeaderOptions = TokenOptions;
+
+export interface StatusOptions extends GlobalOptions {}
+
+export interface InspectOptions extends GlobalOptions {
+  /** A token to decode instead of the profile's current one; `-` reads it from stdin. */
+  token?: string;
+}
+
+export interface LogoutOptions extends GlobalOptions {
+  all: boolean;
+}
+
+export interface ProfilesOptions extends GlobalOptions {
+  action: "list" | "show" | "add" | "remove";
+  name?: string;
+  /** add: make it default_profile. */
+  makeDefault?: boolean;
+  /** add: also write secrets typed at the prompt into the file (off by default). */
+  saveSecrets?: boolean;
+  /** add: never prompt, even on a TTY. */
+  nonInteractive?: boolean;
+}
+
+export interface DemoOptions extends GlobalOptions {}
+
+export interface EmulateOptions extends GlobalOptions {
+  port?: number;
+}
+
+export interface LoginOptions extends GlobalOptions {
+  /** Print the URL instead of opening a browser. */
+  browser: boolean;
+  /** Paste the redirect URL back instead of a loopback listener. */
+  paste?: boolean;
+  /** Import an existing token pair (Aruba Central UI): refresh token from stdin. */
+  importTokens?: boolean;
+}

@@ -1,0 +1,16 @@
+/** Human-readable times and durations for messages and tables. */
+/** `2025-06-01 14:30:00 UTC (in 12 min)`. */
+export function formatWhen(d: Date, now = Date.now()): string {
+  const iso = `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+  const s = Math.round((d.getTime() - now) / 1000);
+  if (s <= 0) return iso;
+  return `${iso} (in ${formatDuration(s)})`;
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? ` ${s % 60}s` : ""}`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+}

@@ -1,0 +1,104 @@
+import { describe, expect, it } from "vitest";
+import { parseArgv } from "../../src/cli/main.js";
+import { HpauthError } from "../../src/engine/errors.js";
+
+describe("parseArgv", () => {
+  const cases: [string[], string, Record<string, unknown>][] = [
+    [["token"], "token", { json: false, forceRefresh: false, fields: {} }],
+    [
+      ["token", "--json", "--min-ttl", "300", "--force-refresh"],
+      "token",
+      { json: true, minTtl: 300, forceRefresh: true },
+    ],
+    [["--json", "token"], "token", { json: true }],
+    [["-p", "work", "header"], "header", { profile: "work" }],
+    [["header", "--profile", "work", "--config", "/c.toml"], "header", { profile: "work", config: "/c.toml" }],
+    [
+      [
+        "token",
+        "--provider",
+        "greenlake",
+        "--client-id",
+        "abc",
+        "--client-secret-env",
+        "GL_SECRET",
+        "--base-url",
+        "http://127.0.0.1:1",
+      ],
+      "token",
+      {
+        fields: { provider: "greenlake", clientId: "abc", clientSecretEnv: "GL_SECRET", baseUrl: "http://127.0.0.1:1" },
+      },
+    ],
+    [["token", "--no-pkce", "--callback-port", "8765"], "token", { fields: { pkce: false, callbackPort: "8765" } }],
+    [["token", "--pkce"], "token", { fields: { pkce: true } }],
+    [
+      ["token", "--token-params", "audience=api", "--token-params", "x=a b"],
+      "token",
+      { fields: { tokenParams: "audience=api&x=a+b" } },
+    ],
+    [["status", "--no-color", "-v", "-q"], "status", { color: false, verbose: true, quiet: true }],
+    [["inspect", "--token", "-"], "inspect", { token: "-" }],
+    [["logout", "--all"], "logout", { all: true }],
+    [["logout"], "logout", { all: false }],
+    [["profiles"], "profiles", { action: "list" }],
+    [["profiles", "list", "--json"], "profiles", { action: "list", json: true }],
+    [["profiles", "show", "work"], "profiles", { action: "show", name: "work" }],
+    [
+      ["profiles", "add", "gl", "--provider", "greenlake", "--default", "--non-interactive"],
+      "profiles",
+      { action: "add", name: "gl", makeDefault: true, nonInteractive: true, fields: { provider: "greenlake" } },
+    ],
+    [["profiles", "rm", "work"], "profiles", { action: "remove", name: "work" }],
+    [["token", "--store", "memory", "--store-dir", "/tmp/x"], "token", { store: "memory", storeDir: "/tmp/x" }],
+    [["demo", "--json"], "demo", { json: true }],
+    [["emulate", "--port", "9400"], "emulate", { port: 9400 }],
+    [["login", "--no-browser"], "login", { browser: false }],
+  ];
+  it.each(cases)("%j → %s", (argv, command, expected) => {
+    const parsed = parseArgv(argv);
+    expect(parsed.command).toBe(command);
+    expect(parsed.options).toMatchObject(expected);
+  });
+
+  it("keeps profile fields out of the command options", () => {
+    const { options } = parseArgv(["token", "--client-id", "x"]);
+    expect(options).not.toHaveProperty("clientId");
+  });
+
+  it.each([
+    [["token", "--bogus"], /unknown option '--bogus'/],
+    [["tokn"], /unknown command 'tokn'/],
+    [["token", "--min-ttl", "abc"], /--min-ttl/],
+    [["token", "--store", "redis"], /--store/],
+    [["profiles", "show"], /missing required argument/],
+  ])("%j → usage error", (argv, re) => {
+    try {
+      parseArgv(argv);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(HpauthError);
+      expect((e as HpauthError).exitCode).toBe(2);
+      expect((e as HpauthError).message).toMatch(re);
+    }
+  });
+
+  it("help is text, not a command, and teaches", () => {
+    const top = parseArgv(["--help"]);
+    expect(top.command).toBe("help");
+    expect(top.text).toMatch(/Exit codes:/);
+    expect(top.text).toMatch(/130 {2}cancelled/);
+    expect(top.text).toMatch(/--client-secret-env/);
+    for (const cmd of ["token", "header", "status", "inspect", "logout", "profiles", "login", "emulate", "demo"]) {
+      const h = parseArgv([cmd, "--help"]);
+      expect(h.command, cmd).toBe("help");
+      expect(h.text, cmd).toMatch(/Examples:\n {2}\$ .*hpauth/);
+    }
+  });
+
+  it("bare `hpauth` shows help as a usage error", () => {
+    const r = parseArgv([]);
+    expect(r.command).toBe("help");
+    expect(r.options.usageError).toBe(true);
+  });
+});
