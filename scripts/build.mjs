@@ -9,7 +9,8 @@ execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconf
   stdio: "inherit",
 });
 await build({
-  entryPoints: ["src/cli/main.ts"],
+  // entry.ts runs the CLI; main.ts only exports it (so tests can import main() without starting a process).
+  entryPoints: ["src/cli/entry.ts"],
   outfile: "dist/cli.js",
   bundle: true,
   splitting: false,

@@ -1,0 +1,51 @@
+import { existsSync } from "node:fs";
+import { PassThrough } from "node:stream";
+import type { CommandIO } from "../../src/cli/io.js";
+
+export interface Captured {
+  io: CommandIO;
+  out(): string;
+  err(): string;
+  controller: AbortController;
+}
+
+export function capture(
+  env: Record<string, string | undefined> = {},
+  stdinText?: string,
+  stdinIsTTY = false,
+): Captured {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const stdin = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (c) => {
+    out += c.toString();
+  });
+  stderr.on("data", (c) => {
+    err += c.toString();
+  });
+  if (stdinText !== undefined) stdin.end(stdinText);
+  const controller = new AbortController();
+  return {
+    io: { stdout, stderr, stdin, stdinIsTTY, stderrIsTTY: false, env, signal: controller.signal },
+    out: () => out,
+    err: () => err,
+    controller,
+  };
+}
+
+/** The engine, file store and emulator are built by other engineers in parallel; these tests need all three. */
+export const partsReady = ["src/engine/index.ts", "src/stores/file.ts", "src/emulator/index.ts"].every((p) =>
+  existsSync(new URL(`../../${p}`, import.meta.url)),
+);
+
+export async function admin(adminUrl: string, path: string, body?: unknown, method?: string): Promise<unknown> {
+  const res = await fetch(new URL(path, adminUrl), {
+    method: method ?? (body === undefined ? "GET" : "POST"),
+    headers: { "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!res.ok) throw new Error(`admin ${path}: ${res.status}`);
+  return res.json().catch(() => ({}));
+}
