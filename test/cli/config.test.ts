@@ -205,7 +205,7 @@ describe("profile resolution: flags > env > file", () => {
   ];
   it.each(cases)("%s", (_, input, expected) => {
     const r = resolveProfile(input);
-    for (const [k, v] of Object.entries(expected)) expect((r.profile as Record<string, unknown>)[k]).toEqual(v);
+    for (const [k, v] of Object.entries(expected)) expect((r.profile as unknown as Record<string, unknown>)[k]).toEqual(v);
   });
 
   it("records where each field came from", () => {
