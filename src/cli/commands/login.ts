@@ -1,0 +1,204 @@
+/**
+ * `hpauth login`: a browser login for providers that need a person (TechPulse, oauth2 authorization_code), the
+ * import of a token pair made elsewhere (Aruba Central's UI: the only way in for SSO/MFA accounts), and for every
+ * other provider a forced new grant through the engine, reported without the token.
+ *
+ * Options this command reads (main.ts maps flags onto them; GlobalOptions as for every command):
+ *   browser: false      --no-browser: print the URL and read the redirected address (or code) from stdin
+ *   noBrowser: true     the same, spelled positively
+ *   paste: true         --paste: the same as --no-browser
+ *   port: number        --port N: fixed loopback port (for `ssh -L N:127.0.0.1:N`); else the profile's
+ *                       callbackPort (--callback-port), else the registered redirect URI's, else ephemeral
+ *   import: string      --import FILE|-: the token JSON (Aruba Central's download, or any access/refresh pair)
+ *   importTokens: true  --import-tokens: the same as `--import -` (read from stdin)
+ *   timeout: number     --timeout SECONDS: how long to wait for the browser (default 300)
+ *   json: boolean       one JSON line on stdout (profile, provider, expires_at, expires_in, scope, source) — never
+ *                       the token itself
+ * Progress, prompts and the authorization URL go to stderr. Exit codes as for every command (errors thrown).
+ */
+import { readFile } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { HpauthError } from "../../engine/errors.js";
+import { createLoopbackAuthorizer, DEFAULT_LOGIN_TIMEOUT_MS } from "../../engine/login/authorizer.js";
+import { parseImportedTokens } from "../../engine/login/import.js";
+import type { AccessToken, InteractiveAuthorizer, NamedProfile } from "../../engine/types.js";
+import type { TokenStore } from "../../stores/types.js";
+import { makeManager, openStore, resolveCliProfile } from "../context.js";
+import type { CommandIO } from "../io.js";
+import type { GlobalOptions } from "../options.js";
+
+export interface RunLoginOptions extends GlobalOptions {
+  browser?: boolean;
+  noBrowser?: boolean;
+  paste?: boolean;
+  port?: number;
+  import?: string;
+  importTokens?: boolean;
+  /** Seconds. */
+  timeout?: number;
+}
+
+/** Largest token file we read: Aruba's is well under 1 KiB; anything near this is not a token file. */
+const MAX_IMPORT_BYTES = 256 * 1024;
+
+/** Whether this profile's grant needs a person in a browser. */
+export function needsBrowser(profile: NamedProfile): boolean {
+  return (
+    profile.provider === "techpulse" || (profile.provider === "oauth2" && profile.grantType === "authorization_code")
+  );
+}
+
+/**
+ * The authorizer the CLI uses (also for `hpauth token` when a login is needed): the terminal for progress and
+ * paste-back, Ctrl-C via io.signal.
+ */
+export function createCliAuthorizer(
+  options: Pick<RunLoginOptions, "browser" | "noBrowser" | "paste" | "port" | "timeout">,
+  io: CommandIO,
+  profile?: NamedProfile,
+  extra: { openBrowser?: (url: string) => Promise<void> } = {},
+): InteractiveAuthorizer {
+  const paste = options.browser === false || options.noBrowser === true || options.paste === true;
+  if (options.timeout !== undefined && !(Number.isFinite(options.timeout) && options.timeout > 0)) {
+    throw new HpauthError("USAGE", "--timeout must be a positive number of seconds");
+  }
+  const port = options.port ?? profile?.callbackPort;
+  return createLoopbackAuthorizer({
+    mode: paste ? "paste" : "auto",
+    input: io.stdin,
+    output: io.stderr,
+    outputIsTTY: io.stderrIsTTY,
+    env: io.env,
+    signal: io.signal,
+    timeoutMs: options.timeout !== undefined ? Math.round(options.timeout * 1000) : DEFAULT_LOGIN_TIMEOUT_MS,
+    ...(port !== undefined ? { port } : {}),
+    ...(extra.openBrowser ? { openBrowser: extra.openBrowser } : {}),
+  });
+}
+
+/**
+ * The store as the engine sees it, except that a lock held by someone else for more than a moment is announced:
+ * that is another process in the middle of the same login (or a refresh), and this one waits for its result.
+ * A Proxy, so a store's own extra methods stay reachable.
+ */
+export function announceLockWaits(store: TokenStore, onWait: () => void, afterMs = 400): TokenStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop !== "withLock") {
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === "function" ? v.bind(target) : v;
+      }
+      return async <T>(key: string, fn: () => Promise<T>, options?: Parameters<TokenStore["withLock"]>[2]) => {
+        let entered = false;
+        const timer = setTimeout(() => {
+          if (!entered) onWait();
+        }, afterMs);
+        try {
+          return await target.withLock(
+            key,
+            () => {
+              entered = true;
+              clearTimeout(timer);
+              return fn();
+            },
+            options,
+          );
+        } finally {
+          clearTimeout(timer);
+        }
+      };
+    },
+  });
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const b = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+    size += b.length;
+    if (size > MAX_IMPORT_BYTES) throw new HpauthError("USAGE", "The token input is too large to be a token file");
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function readImport(source: string, io: CommandIO): Promise<string> {
+  if (source === "-") {
+    if (io.stdinIsTTY) io.stderr.write("Paste the token JSON, then press Ctrl-D (it is not echoed back later):\n");
+    return readAll(io.stdin);
+  }
+  try {
+    const buf = await readFile(source);
+    if (buf.length > MAX_IMPORT_BYTES) throw new HpauthError("USAGE", `${source} is too large to be a token file`);
+    return buf.toString("utf8");
+  } catch (e) {
+    if (e instanceof HpauthError) throw e;
+    throw new HpauthError("USAGE", `Cannot read ${source}: ${(e as NodeJS.ErrnoException).code ?? "error"}`, {
+      cause: e,
+    });
+  }
+}
+
+function describe(token: AccessToken, now: number): string {
+  const mins = Math.max(0, Math.round((token.expiresAt.getTime() - now) / 60_000));
+  const until = token.expiresAt.toISOString().replace(/\.\d{3}Z$/, "Z");
+  return `access token valid until ${until} (${mins} min)${token.scope ? `, scope ${token.scope}` : ""}`;
+}
+
+function report(options: RunLoginOptions, io: CommandIO, token: AccessToken, what: string): void {
+  const now = Date.now();
+  if (options.json) {
+    io.stdout.write(
+      `${JSON.stringify({
+        ok: true,
+        profile: token.profile,
+        provider: token.provider,
+        token_type: token.tokenType,
+        expires_at: token.expiresAt.toISOString().replace(/\.\d{3}Z$/, "Z"),
+        expires_in: Math.max(0, Math.floor((token.expiresAt.getTime() - now) / 1000)),
+        ...(token.scope !== undefined ? { scope: token.scope } : {}),
+        source: token.source,
+      })}\n`,
+    );
+  }
+  if (!options.quiet)
+    io.stderr.write(`${what} (${token.provider}, profile ${token.profile}): ${describe(token, now)}.\n`);
+}
+
+export async function runLogin(options: RunLoginOptions, io: CommandIO): Promise<number> {
+  const importSource = options.import ?? (options.importTokens ? "-" : undefined);
+  // Read the import before the profile resolves: a bad file is a usage error whatever the profile says.
+  const imported =
+    importSource !== undefined ? parseImportedTokens(await readImport(importSource, io), Date.now()) : undefined;
+
+  const { profile } = await resolveCliProfile(options, io);
+  const raw = openStore(options, io);
+  let announced = false;
+  const store = announceLockWaits(raw, () => {
+    if (announced || options.quiet) return;
+    announced = true;
+    io.stderr.write(`Waiting for another hpauth login of profile ${profile.name} to finish…\n`);
+  });
+  try {
+    if (imported) {
+      const manager = makeManager(options, io, profile, store);
+      const token = await manager.importTokens(imported);
+      report(options, io, token, "Imported tokens; they will be kept alive by refresh");
+      return 0;
+    }
+    const interactive = needsBrowser(profile);
+    const manager = makeManager(
+      options,
+      io,
+      profile,
+      store,
+      interactive ? { authorizer: createCliAuthorizer(options, io, profile) } : {},
+    );
+    const token = await manager.login({ signal: io.signal });
+    report(options, io, token, interactive ? "Logged in" : "New grant obtained");
+    return 0;
+  } finally {
+    await raw.close?.();
+  }
+}
