@@ -40,22 +40,22 @@ export class KeyedMutex {
 function waitFor(p: Promise<void>, { timeoutMs, signal }: { timeoutMs?: number; signal?: AbortSignal }) {
   if (timeoutMs === undefined && !signal) return p;
   return new Promise<void>((resolve, reject) => {
+    // An already-aborted signal fires no event: check it now, or we would wait out the whole queue.
+    if (signal?.aborted) {
+      reject(new HpauthError("CANCELLED", "Cancelled while waiting for the token lock."));
+      return;
+    }
     const timer =
       timeoutMs === undefined
         ? undefined
-        : setTimeout(
-            () =>
-              reject(
-                new HpauthError(
-                  "LOCK_TIMEOUT",
-                  `Timed out after ${timeoutMs} ms waiting for another token operation.`,
-                  {
-                    hint: "Another hpauth process holds the lock on this credential; retry, or raise the lock timeout.",
-                  },
-                ),
-              ),
-            timeoutMs,
-          );
+        : setTimeout(() => {
+            signal?.removeEventListener("abort", onAbort);
+            reject(
+              new HpauthError("LOCK_TIMEOUT", `Timed out after ${timeoutMs} ms waiting for another token operation.`, {
+                hint: "Another hpauth process holds the lock on this credential; retry, or raise the lock timeout.",
+              }),
+            );
+          }, timeoutMs);
     const onAbort = () => {
       clearTimeout(timer);
       reject(new HpauthError("CANCELLED", "Cancelled while waiting for the token lock."));
