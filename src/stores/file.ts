@@ -134,7 +134,15 @@ export class FileTokenStore implements TokenStore {
       }
     }
     const body = `${JSON.stringify({ v: FILE_FORMAT, key, record }, null, 2)}\n`;
-    await this.#atomicWrite(file, body);
+    try {
+      await this.#atomicWrite(file, body);
+    } catch (e) {
+      // The directory was removed under a long-lived store (a user cleaning up): recreate it once, privately.
+      if (errno((e as HpauthError).cause) !== "ENOENT") throw e;
+      this.#ready = undefined;
+      await this.#ensureDir();
+      await this.#atomicWrite(file, body);
+    }
   }
 
   async delete(key: string): Promise<void> {

@@ -192,6 +192,15 @@ describe("damaged and foreign files", () => {
     expect(names).toContain(youngTmp.slice(dir.length + 1)); // may belong to a live writer
   });
 
+  it.runIf(posixOnly)("recreates the directory (0700) if it was removed under a long-lived store", async () => {
+    const store = open();
+    await store.set("k", record());
+    await rm(dir, { recursive: true });
+    await store.set("k", record({ updatedAt: 7 }));
+    expect((await store.get("k"))?.updatedAt).toBe(7);
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+  });
+
   it("leaves no temp file behind after normal writes", async () => {
     const store = open();
     await Promise.all(Array.from({ length: 20 }, (_, i) => store.set(`k${i % 3}`, record({ updatedAt: i }))));
