@@ -11,7 +11,7 @@ import { posix, win32 } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import lockfile from "proper-lockfile";
 import { HpauthError } from "../engine/errors.js";
-import { KeyedMutex } from "./mutex.js";
+import { DEFAULT_LOCK_TIMEOUT_MS, KeyedMutex } from "./mutex.js";
 import type { LockOptions, TokenRecord, TokenStore } from "./types.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -53,7 +53,7 @@ export interface FileTokenStoreOptions {
   onWarning?: (message: string) => void;
 }
 
-export const DEFAULT_LOCK_TIMEOUT_MS = 5 * 60_000;
+export { DEFAULT_LOCK_TIMEOUT_MS };
 export const DEFAULT_LOCK_STALE_MS = 5_000;
 export const DEFAULT_LOCK_UPDATE_MS = 1_000;
 const DEFAULT_TEMP_MAX_AGE_MS = 60_000;
@@ -68,6 +68,7 @@ interface Holder {
   key: string;
   lockPath: string;
   lost?: Error;
+  released?: boolean;
 }
 
 export class FileTokenStore implements TokenStore {
@@ -115,7 +116,8 @@ export class FileTokenStore implements TokenStore {
   async set(key: string, record: TokenRecord): Promise<void> {
     await this.#ensureDir();
     const holder = this.#holders.getStore()?.get(key);
-    if (holder) await this.#assertStillHeld(holder);
+    // `released`: a task started inside fn that writes after withLock returned is an ordinary, unfenced write.
+    if (holder && !holder.released) await this.#assertStillHeld(holder);
     const file = this.#file(key);
     const existing = await this.#readPrivate(file).catch(() => undefined);
     if (existing !== undefined) {
@@ -125,6 +127,8 @@ export class FileTokenStore implements TokenStore {
         // The bytes may still hold a refresh token a human can rescue: keep them before replacing.
         const copy = `${file}.corrupt-${Date.now()}`;
         await copyFile(file, copy, fsConstants.COPYFILE_EXCL).catch((e) => {
+          // A concurrent writer preserved the same bytes in the same millisecond.
+          if (errno(e) === "EEXIST") return;
           throw storeError(`Token file ${file} is corrupt and could not be preserved before overwriting.`, {
             cause: e,
           });
@@ -199,6 +203,7 @@ export class FileTokenStore implements TokenStore {
         try {
           return await this.#holders.run(held, fn);
         } finally {
+          holder.released = true;
           // After a compromise proper-lockfile has already dropped the lock (ERELEASED); nothing else to undo.
           await release().catch((e: unknown) => {
             if (!holder.lost) this.#warn(`Releasing the lock on "${key}" failed (${errno(e) ?? "error"}).`);
@@ -445,7 +450,7 @@ function unreadable(parsed: Exclude<Parsed, { kind: "ok" }>, file: string): Hpau
     });
   }
   return storeError(`Token file ${file} is unreadable: ${parsed.reason}.`, {
-    hint: "Fix or remove the file (`hpauth logout` deletes it); the next write keeps a .corrupt copy of it.",
+    hint: "Fix or delete the file; a new `hpauth login` replaces it (keeping a .corrupt copy of the damaged bytes).",
   });
 }
 

@@ -1,4 +1,4 @@
-import { KeyedMutex } from "./mutex.js";
+import { DEFAULT_LOCK_TIMEOUT_MS, KeyedMutex } from "./mutex.js";
 import type { LockOptions, TokenRecord, TokenStore } from "./types.js";
 
 /** Tokens in this process only: for tests, short-lived scripts, and as the library's fallback. */
@@ -26,6 +26,6 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   withLock<T>(key: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
-    return this.#mutex.run(key, fn, options);
+    return this.#mutex.run(key, fn, { ...options, timeoutMs: options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS });
   }
 }

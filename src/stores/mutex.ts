@@ -5,6 +5,9 @@
  */
 import { HpauthError } from "../engine/errors.js";
 
+/** Default wait for a lock: long enough for another caller's interactive (browser) login. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 5 * 60_000;
+
 export class KeyedMutex {
   readonly #tails = new Map<string, Promise<void>>();
 
