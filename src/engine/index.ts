@@ -1,0 +1,24 @@
+/** The token engine's public surface. */
+export { DEFAULT_RETRY, parseRetryAfter, type RetryPolicy } from "./http.js";
+export {
+  type DecodedJwt,
+  decodeJwtToken,
+  decodeZipAuthorities,
+  type FlaggedContract,
+  flagGBlockedContracts,
+  isGBlockedStatus,
+  jwtExpiry,
+} from "./inspect.js";
+export {
+  createTokenManager,
+  type GetTokenOptions,
+  TokenManager,
+  type TokenManagerOptions,
+  type TokenStatus,
+} from "./manager.js";
+export { credentialKey, loginBudgetKey, providerFields, validateProfile } from "./profile.js";
+export { ARUBA_CLUSTERS } from "./providers/aruba-central.js";
+export { getProvider, PROVIDERS } from "./providers/index.js";
+export type { ProviderDefinition, ProviderField, ResolvedProfile, TokenSet } from "./providers/types.js";
+export { bodyExcerpt, redact } from "./redact.js";
+export { resolveSecret, SecretRef } from "./secrets.js";

@@ -1,0 +1,777 @@
+/**
+ * TokenManager: one credential's tokens, done right for many callers. Serves a cached token while it has life
+ * left; refreshes before expiry with exactly one refresh in flight per credential — single-flight across async
+ * callers in this process, and the store's lock across processes and hosts (the record is re-read once the lock
+ * is held: someone else may have refreshed already). A rotated refresh token is persisted before the new access
+ * token is handed out. A new login happens only when the grant is really dead, and for Aruba only within the
+ * one-login-per-30-minutes budget, which lives in the store so every process and profile sees it.
+ */
+
+import { MemoryTokenStore } from "../stores/memory.js";
+import type { TokenRecord, TokenStore } from "../stores/types.js";
+import { HpauthError, isHpauthError } from "./errors.js";
+import { DEFAULT_RETRY, type EventInput, type HttpContext, type RetryPolicy } from "./http.js";
+import { jwtExpiry } from "./inspect.js";
+import { credentialKey, loginBudgetKey, validateProfile } from "./profile.js";
+import { getProvider } from "./providers/index.js";
+import type { FlowContext, ProviderDefinition, ResolvedProfile, TokenSet } from "./providers/types.js";
+import { redact } from "./redact.js";
+import { defaultRuntime, type Runtime } from "./runtime.js";
+import { resolveSecret, type SecretField } from "./secrets.js";
+import type { AccessToken, EngineEvent, InteractiveAuthorizer, NamedProfile, ProviderId } from "./types.js";
+
+export interface TokenManagerOptions {
+  /** Validated in the constructor (throws CONFIG_INVALID). */
+  profile: NamedProfile;
+  /** Default: a new MemoryTokenStore. */
+  store?: TokenStore;
+  runtime?: Partial<Runtime>;
+  /** Browser logins (techpulse, oauth2 authorization_code); absent → LOGIN_REQUIRED. */
+  authorizer?: InteractiveAuthorizer;
+  /** Redacted events for --verbose. */
+  onEvent?: (e: EngineEvent) => void;
+  /** Refresh this long before expiry (default 60), plus jitter up to 10% of the lifetime (at most 60 s). */
+  refreshMarginSeconds?: number;
+  lockTimeoutMs?: number;
+  /** Retries of transient failures at identity endpoints (attempts, backoff, per-attempt timeout). */
+  retry?: Partial<RetryPolicy>;
+  /** Timeout of a secret command (default 30 s). */
+  secretCommandTimeoutMs?: number;
+}
+
+export interface TokenStatus {
+  profile: string;
+  provider: ProviderId;
+  key: string;
+  store: string;
+  state: "valid" | "expiring" | "expired" | "none";
+  expiresAt?: Date;
+  expiresInSeconds?: number;
+  scope?: string;
+  hasRefreshToken: boolean;
+  refreshTokenIssuedAt?: Date;
+  refreshTokenAgeSeconds?: number;
+  lastRefreshAt?: Date;
+  lastLoginAt?: Date;
+  /** Aruba: when its one-login-per-30-minutes budget allows the next login. */
+  nextLoginAllowedAt?: Date;
+  warnings: string[];
+  lastError?: { code: string; message: string; at: Date };
+}
+
+export interface GetTokenOptions {
+  forceRefresh?: boolean;
+  minTtlSeconds?: number;
+  signal?: AbortSignal;
+}
+
+interface ObtainRequest {
+  force: boolean;
+  /** With force: the token found bad; if the store already holds another one, that one is served instead. */
+  staleToken?: string;
+  minTtlMs: number;
+  signal?: AbortSignal;
+}
+
+const DEFAULT_MARGIN_SECONDS = 60;
+const MAX_JITTER_MS = 60_000;
+const LOCK_WAIT_NOTICE_MS = 200;
+
+function grantIsDead(e: unknown): boolean {
+  return isHpauthError(e) && (e.code === "INVALID_GRANT" || e.code === "UNAUTHORIZED");
+}
+
+export class TokenManager {
+  readonly profile: ResolvedProfile;
+  readonly key: string;
+  readonly #def: ProviderDefinition;
+  readonly #store: TokenStore;
+  readonly #rt: Runtime;
+  readonly #authorizer?: InteractiveAuthorizer;
+  readonly #onEvent?: (e: EngineEvent) => void;
+  readonly #marginMs: number;
+  readonly #jitter: number;
+  readonly #lockTimeoutMs?: number;
+  readonly #retry: RetryPolicy;
+  readonly #secretTimeoutMs?: number;
+  readonly #secrets = new Map<SecretField, Promise<string>>();
+  /** Values to mask in messages: resolved secrets and the latest tokens. */
+  readonly #known: string[] = [];
+  #inflight?: { promise: Promise<AccessToken>; force: boolean };
+
+  constructor(options: TokenManagerOptions) {
+    this.profile = validateProfile(options.profile);
+    this.#def = getProvider(this.profile.provider);
+    this.key = credentialKey(this.profile);
+    this.#store = options.store ?? new MemoryTokenStore();
+    this.#rt = defaultRuntime(options.runtime);
+    if (options.authorizer) this.#authorizer = options.authorizer;
+    if (options.onEvent) this.#onEvent = options.onEvent;
+    this.#marginMs = (options.refreshMarginSeconds ?? DEFAULT_MARGIN_SECONDS) * 1000;
+    const [a = 0, b = 0] = this.#rt.randomBytes(2);
+    this.#jitter = (a * 256 + b) / 65536;
+    if (options.lockTimeoutMs !== undefined) this.#lockTimeoutMs = options.lockTimeoutMs;
+    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
+    if (options.secretCommandTimeoutMs !== undefined) this.#secretTimeoutMs = options.secretCommandTimeoutMs;
+  }
+
+  // ---- public surface -------------------------------------------------------------------------------------
+
+  async getToken(opts: GetTokenOptions = {}): Promise<AccessToken> {
+    const minTtlMs = Math.max(0, (opts.minTtlSeconds ?? 0) * 1000);
+    const rec = await this.#read();
+    if (!opts.forceRefresh && this.#fresh(rec, minTtlMs)) {
+      this.#emit({
+        type: "cache",
+        message: "token served from the store",
+        expiresAt: new Date(rec?.expiresAt ?? 0).toISOString(),
+      });
+      return this.#toAccessToken(rec as TokenRecord, "cache");
+    }
+    return this.#flight({
+      force: !!opts.forceRefresh,
+      ...(opts.forceRefresh && rec?.accessToken ? { staleToken: rec.accessToken } : {}),
+      minTtlMs,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  }
+
+  /** A new grant now, whatever the store holds (Aruba: only within the login budget). */
+  async login(opts: { signal?: AbortSignal } = {}): Promise<AccessToken> {
+    return this.#locked(opts.signal, async () => {
+      const prev = await this.#read();
+      return this.#loginLocked(prev, opts.signal);
+    });
+  }
+
+  /** Takes a token pair made elsewhere (Aruba's UI, a colleague's export); validates it by refreshing when needed. */
+  async importTokens(input: { accessToken?: string; refreshToken: string; expiresIn?: number }): Promise<AccessToken> {
+    const p = this.profile;
+    const canRefresh = this.#def.supportsRefresh(p);
+    if (!canRefresh && !input.accessToken) {
+      throw new HpauthError("USAGE", `${this.#def.title} has no refresh grant: import needs an access token`, {
+        provider: p.provider,
+        profile: p.name,
+      });
+    }
+    this.#remember(input.accessToken, input.refreshToken);
+    return this.#locked(undefined, async () => {
+      const prev = await this.#read();
+      const now = this.#rt.now();
+      const lifetime =
+        input.expiresIn !== undefined
+          ? input.expiresIn
+          : input.accessToken && jwtExpiry(input.accessToken) !== undefined
+            ? ((jwtExpiry(input.accessToken) ?? now) - now) / 1000
+            : undefined;
+      const set: TokenSet = { accessToken: input.accessToken ?? "" };
+      if (lifetime !== undefined) set.expiresIn = lifetime;
+      if (canRefresh && input.refreshToken) set.refreshToken = input.refreshToken;
+      if (input.accessToken && lifetime !== undefined && lifetime * 1000 > this.#marginFor(lifetime * 1000)) {
+        const rec = await this.#persist(set, "login", prev, { imported: true });
+        this.#emit({ type: "import", message: "imported an access token and refresh token" });
+        return this.#toAccessToken(rec, "login");
+      }
+      if (!canRefresh) {
+        throw new HpauthError("INVALID_GRANT", "The imported access token is expired or its lifetime is unknown", {
+          provider: p.provider,
+          profile: p.name,
+          hint: "Pass expiresIn with the token, or obtain a new one.",
+        });
+      }
+      // No usable access token: the refresh proves the refresh token works (and rotates it).
+      try {
+        return await this.#refreshLocked(
+          { ...(prev ?? this.#emptyRecord()), refreshToken: input.refreshToken },
+          undefined,
+          {
+            imported: true,
+          },
+        );
+      } catch (e) {
+        if (grantIsDead(e)) {
+          throw new HpauthError("INVALID_GRANT", "The imported refresh token was refused by the server", {
+            provider: p.provider,
+            profile: p.name,
+            hint: "Create a new token pair (Aruba: API Gateway → My Apps & Tokens) and import that.",
+            cause: e,
+          });
+        }
+        throw e;
+      }
+    });
+  }
+
+  /** fetch with the Bearer header; relative paths resolve against the API base; a 401 → one refresh, one retry. */
+  async fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
+    const url = this.#resolveUrl(input);
+    const signal = init.signal ?? undefined;
+    const token = await this.getToken(signal ? { signal } : {});
+    const res = await this.#rt.fetch(url, this.#withAuth(init, token.accessToken));
+    if (!(await this.#isAuthFailure(res))) return res;
+    if (!replayable(init.body)) {
+      this.#emit({
+        type: "unauthorized",
+        message: `HTTP ${res.status} on ${url.origin}; body not replayable, not retried`,
+        status: res.status,
+      });
+      return res;
+    }
+    await res.body?.cancel().catch(() => {});
+    this.#emit({
+      type: "unauthorized",
+      message: `HTTP ${res.status} on ${url.origin}: refreshing once and retrying`,
+      status: res.status,
+    });
+    const fresh = await this.#flight({
+      force: true,
+      staleToken: token.accessToken,
+      minTtlMs: 0,
+      ...(signal ? { signal } : {}),
+    });
+    // One retry, never a loop: whatever this answers is the caller's.
+    return this.#rt.fetch(url, this.#withAuth(init, fresh.accessToken));
+  }
+
+  /** Marks a token as bad (the API refused it): the next getToken refreshes. */
+  async invalidate(accessToken: string): Promise<void> {
+    await this.#locked(undefined, async () => {
+      const rec = await this.#read();
+      if (rec?.accessToken === accessToken) {
+        await this.#store.set(this.key, { ...rec, expiresAt: 0, updatedAt: this.#rt.now() });
+        this.#emit({ type: "invalidate", message: "access token marked invalid" });
+      }
+    });
+  }
+
+  /** No network: what the store says about this credential. */
+  async status(): Promise<TokenStatus> {
+    const rec = await this.#read();
+    const now = this.#rt.now();
+    const s: TokenStatus = {
+      profile: this.profile.name,
+      provider: this.profile.provider,
+      key: this.key,
+      store: this.#store.kind,
+      state: "none",
+      hasRefreshToken: !!rec?.refreshToken,
+      warnings: [],
+    };
+    if (rec?.accessToken && rec.expiresAt !== undefined) {
+      s.expiresAt = new Date(rec.expiresAt);
+      s.expiresInSeconds = Math.floor((rec.expiresAt - now) / 1000);
+      s.state = rec.expiresAt <= now ? "expired" : this.#fresh(rec, 0) ? "valid" : "expiring";
+    }
+    if (rec?.scope) s.scope = rec.scope;
+    if (rec?.refreshToken && rec.refreshTokenIssuedAt !== undefined) {
+      s.refreshTokenIssuedAt = new Date(rec.refreshTokenIssuedAt);
+      s.refreshTokenAgeSeconds = Math.floor((now - rec.refreshTokenIssuedAt) / 1000);
+    }
+    if (rec?.lastRefreshAt !== undefined) s.lastRefreshAt = new Date(rec.lastRefreshAt);
+    if (rec?.lastLoginAt !== undefined) s.lastLoginAt = new Date(rec.lastLoginAt);
+    if (rec?.lastError) s.lastError = { ...rec.lastError, at: new Date(rec.lastError.at) };
+    if (this.#def.loginBudget) {
+      const budget = await this.#store.get(loginBudgetKey(this.profile));
+      const next = (budget?.lastLoginAt ?? 0) + this.#def.loginBudget.windowSeconds * 1000;
+      if (budget?.lastLoginAt !== undefined && next > now) s.nextLoginAllowedAt = new Date(next);
+    }
+    s.warnings = this.#def.warnings?.(this.profile, rec, now) ?? [];
+    return s;
+  }
+
+  /** Forgets this credential's tokens (Aruba's login budget record stays: it is about the client id). */
+  async logout(): Promise<void> {
+    await this.#locked(undefined, async () => {
+      await this.#store.delete(this.key);
+      this.#emit({ type: "logout", message: "stored tokens deleted" });
+    });
+  }
+
+  // ---- the flight: one refresh/login per credential at a time ----------------------------------------------
+
+  #flight(req: ObtainRequest): Promise<AccessToken> {
+    const current = this.#inflight;
+    if (current) {
+      // Join the flight in progress; a forced caller whose stale token came back anyway goes again.
+      return current.promise.then((t) =>
+        req.force && req.staleToken !== undefined && t.accessToken === req.staleToken ? this.#flight(req) : t,
+      );
+    }
+    const promise = this.#obtain(req).finally(() => {
+      if (this.#inflight?.promise === promise) this.#inflight = undefined;
+    });
+    this.#inflight = { promise, force: req.force };
+    return promise;
+  }
+
+  async #obtain(req: ObtainRequest): Promise<AccessToken> {
+    return this.#locked(req.signal, async () => {
+      // Re-read under the lock: another process may have refreshed while we waited.
+      const rec = await this.#read();
+      const replaced = req.force && rec?.accessToken !== undefined && rec.accessToken !== req.staleToken;
+      if ((!req.force || replaced) && this.#fresh(rec, req.minTtlMs)) {
+        this.#emit({ type: "cache", message: "token refreshed meanwhile by another caller; served from the store" });
+        return this.#toAccessToken(rec as TokenRecord, "cache");
+      }
+      if (rec?.refreshToken && this.#def.supportsRefresh(this.profile)) {
+        try {
+          return await this.#refreshLocked(rec, req.signal);
+        } catch (e) {
+          if (!grantIsDead(e)) {
+            // A transient failure while the token still has life: serve it, the next call tries again.
+            const left = (rec.expiresAt ?? 0) - this.#rt.now();
+            if (isHpauthError(e) && e.category === "network" && !req.force && rec.accessToken && left > req.minTtlMs) {
+              this.#emit({
+                type: "refresh_deferred",
+                message: `refresh failed (${e.code}); serving the current token, ${Math.floor(left / 1000)} s left`,
+              });
+              return this.#toAccessToken(rec, "cache");
+            }
+            throw e;
+          }
+          // invalid_grant: maybe another process rotated the refresh token under our feet (a store without a
+          // real lock, or a lock that was broken as stale). Re-read before declaring the grant dead.
+          const again = await this.#read();
+          if (again?.refreshToken && again.refreshToken !== rec.refreshToken) {
+            if (this.#fresh(again, req.minTtlMs) && again.accessToken !== req.staleToken) {
+              return this.#toAccessToken(again, "cache");
+            }
+            try {
+              return await this.#refreshLocked(again, req.signal);
+            } catch (e2) {
+              if (!grantIsDead(e2)) throw e2;
+            }
+          }
+          this.#emit({ type: "grant_dead", message: "the refresh token was refused; a new login is needed" });
+          const base = again ?? rec;
+          const { refreshToken: _dead, refreshTokenIssuedAt: _issued, ...rest } = base;
+          await this.#store.set(this.key, { ...rest, updatedAt: this.#rt.now() });
+          return this.#loginLocked({ ...rest, updatedAt: this.#rt.now() }, req.signal);
+        }
+      }
+      return this.#loginLocked(rec, req.signal);
+    });
+  }
+
+  async #refreshLocked(
+    rec: TokenRecord,
+    signal?: AbortSignal,
+    extra: Record<string, unknown> = {},
+  ): Promise<AccessToken> {
+    const refresh = this.#def.refresh;
+    if (!refresh || !rec.refreshToken) throw new HpauthError("INTERNAL", "refresh without a refresh grant");
+    this.#remember(rec.refreshToken);
+    const started = this.#rt.now();
+    try {
+      const set = await refresh.call(this.#def, this.#flowContext(signal), rec.refreshToken);
+      // Rotation: the new refresh token is written before anyone sees the new access token.
+      const saved = await this.#persist(set, "refresh", rec, extra);
+      this.#emit({
+        type: "refresh",
+        message: `token refreshed in ${this.#rt.now() - started} ms${set.refreshToken && set.refreshToken !== rec.refreshToken ? " (refresh token rotated)" : ""}`,
+      });
+      return this.#toAccessToken(saved, "refresh");
+    } catch (e) {
+      await this.#recordError(e);
+      throw e;
+    }
+  }
+
+  async #loginLocked(prev: TokenRecord | undefined, signal?: AbortSignal): Promise<AccessToken> {
+    const p = this.profile;
+    if (this.#def.interactive(p) && !this.#authorizer) {
+      const hasDeadRefresh = prev?.accessToken !== undefined;
+      throw new HpauthError(
+        "LOGIN_REQUIRED",
+        `Profile "${p.name}" (${this.#def.title}) needs a browser login${hasDeadRefresh ? ": the stored grant can no longer be refreshed" : ""}`,
+        {
+          provider: p.provider,
+          profile: p.name,
+          hint: `Run \`hpauth login --profile ${p.name}\` in a browser-capable terminal.`,
+        },
+      );
+    }
+    const release = this.#def.loginBudget ? await this.#claimLoginBudget() : undefined;
+    const started = this.#rt.now();
+    this.#emit({ type: "login_start", message: "requesting a new grant" });
+    try {
+      const ctx = this.#flowContext(signal);
+      if (release) ctx.releaseLoginBudget = release;
+      const set = await this.#def.login(ctx);
+      const saved = await this.#persist(set, "login", prev);
+      this.#emit({ type: "login", message: `new grant obtained in ${this.#rt.now() - started} ms` });
+      return this.#toAccessToken(saved, "login");
+    } catch (e) {
+      // Failures before any request was made cannot have spent Aruba's budget.
+      if (release && isHpauthError(e) && (e.code === "CONFIG_INVALID" || e.code === "SECRET_UNAVAILABLE"))
+        await release();
+      await this.#recordError(e);
+      throw e;
+    }
+  }
+
+  /** Claims Aruba's login budget in the store BEFORE step 1, so a crash mid-login cannot let a second login through. */
+  async #claimLoginBudget(): Promise<() => Promise<void>> {
+    const budget = this.#def.loginBudget;
+    if (!budget) return async () => {};
+    const key = loginBudgetKey(this.profile);
+    const windowMs = budget.windowSeconds * 1000;
+    const claimedAt = this.#rt.now();
+    const previous = await this.#store.withLock(
+      key,
+      async () => {
+        const rec = await this.#store.get(key);
+        const now = this.#rt.now();
+        if (rec?.lastLoginAt !== undefined && now < rec.lastLoginAt + windowMs) {
+          const retryAt = new Date(rec.lastLoginAt + windowMs);
+          const mins = Math.ceil((retryAt.getTime() - now) / 60_000);
+          throw new HpauthError(
+            "LOGIN_BUDGET_EXHAUSTED",
+            `${this.#def.title} allows one new login per client id per ${budget.windowSeconds / 60} minutes; the last was at ${new Date(rec.lastLoginAt).toISOString()}. Next login allowed at ${retryAt.toISOString()} (in ${mins} min).`,
+            {
+              provider: this.profile.provider,
+              profile: this.profile.name,
+              retryAt,
+              hint: "Wait until then, or import a token pair created in the Central UI (`hpauth login --import`).",
+            },
+          );
+        }
+        await this.#store.set(key, { v: 1, provider: this.profile.provider, lastLoginAt: claimedAt, updatedAt: now });
+        return rec;
+      },
+      this.#lockOptions(),
+    );
+    return async () => {
+      await this.#store.withLock(
+        key,
+        async () => {
+          const rec = await this.#store.get(key);
+          if (rec?.lastLoginAt !== claimedAt) return;
+          if (previous) await this.#store.set(key, previous);
+          else await this.#store.delete(key);
+          this.#emit({
+            type: "login_budget_released",
+            message: "login refused before any token was created; budget not spent",
+          });
+        },
+        this.#lockOptions(),
+      );
+    };
+  }
+
+  // ---- persistence ----------------------------------------------------------------------------------------
+
+  async #persist(
+    set: TokenSet,
+    source: "login" | "refresh",
+    prev: TokenRecord | undefined,
+    extra: Record<string, unknown> = {},
+  ): Promise<TokenRecord> {
+    const now = this.#rt.now();
+    this.#remember(set.accessToken, set.refreshToken);
+    const max = this.#def.maxLifetimeSeconds ?? Number.POSITIVE_INFINITY;
+    const jwtExp = jwtExpiry(set.accessToken);
+    let lifetimeMs = Math.min(set.expiresIn ?? this.#def.defaultLifetimeSeconds, max) * 1000;
+    if (set.expiresIn === undefined && jwtExp !== undefined) lifetimeMs = Math.min(jwtExp - now, max * 1000);
+    let expiresAt = now + lifetimeMs;
+    // Never past the token's own exp, whatever expires_in claimed.
+    if (jwtExp !== undefined) expiresAt = Math.min(expiresAt, jwtExp);
+    const supports = this.#def.supportsRefresh(this.profile);
+    const refreshToken = supports
+      ? (set.refreshToken ?? (source === "refresh" ? prev?.refreshToken : undefined))
+      : undefined;
+    const rotated = refreshToken !== undefined && refreshToken !== prev?.refreshToken;
+    const record: TokenRecord = {
+      v: 1,
+      provider: this.profile.provider,
+      profile: this.profile.name,
+      accessToken: set.accessToken,
+      tokenType: "Bearer",
+      expiresAt,
+      obtainedAt: now,
+      updatedAt: now,
+    };
+    const scope = set.scope ?? (source === "refresh" ? prev?.scope : undefined);
+    if (scope) record.scope = scope;
+    if (refreshToken) {
+      record.refreshToken = refreshToken;
+      const issued = rotated || source === "login" ? now : prev?.refreshTokenIssuedAt;
+      if (issued !== undefined) record.refreshTokenIssuedAt = issued;
+    }
+    const lastRefreshAt = source === "refresh" ? now : prev?.lastRefreshAt;
+    if (lastRefreshAt !== undefined && refreshToken) record.lastRefreshAt = lastRefreshAt;
+    const lastLoginAt = source === "login" && !extra.imported ? now : prev?.lastLoginAt;
+    if (lastLoginAt !== undefined) record.lastLoginAt = lastLoginAt;
+    const meta = {
+      ...(set.meta ?? (source === "refresh" ? prev?.meta : undefined)),
+      ...(extra.imported ? { imported: true } : {}),
+    };
+    if (Object.keys(meta).length > 0) record.meta = meta;
+    try {
+      await this.#store.set(this.key, record);
+    } catch (e) {
+      throw new HpauthError(
+        "STORE_ERROR",
+        `Could not save the new token to the ${this.#store.kind} store: ${(e as Error).message}`,
+        {
+          provider: this.profile.provider,
+          profile: this.profile.name,
+          hint: rotated
+            ? "The refresh token rotated and could not be saved: a new login may be needed."
+            : "Check the token store.",
+          cause: e,
+        },
+      );
+    }
+    return record;
+  }
+
+  async #recordError(e: unknown): Promise<void> {
+    if (!isHpauthError(e) || e.code === "CANCELLED") return;
+    try {
+      const rec = (await this.#read()) ?? this.#emptyRecord();
+      const now = this.#rt.now();
+      await this.#store.set(this.key, {
+        ...rec,
+        lastError: { code: e.code, message: this.#redact(e.message), at: now },
+        updatedAt: now,
+      });
+    } catch {
+      // Status bookkeeping must never hide the real error.
+    }
+  }
+
+  #emptyRecord(): TokenRecord {
+    return { v: 1, provider: this.profile.provider, profile: this.profile.name, updatedAt: this.#rt.now() };
+  }
+
+  async #read(): Promise<TokenRecord | undefined> {
+    try {
+      return await this.#store.get(this.key);
+    } catch (e) {
+      if (isHpauthError(e)) throw e;
+      throw new HpauthError(
+        "STORE_ERROR",
+        `Could not read the ${this.#store.kind} token store: ${(e as Error).message}`,
+        {
+          provider: this.profile.provider,
+          profile: this.profile.name,
+          cause: e,
+        },
+      );
+    }
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------------------
+
+  #lockOptions(signal?: AbortSignal) {
+    return {
+      ...(this.#lockTimeoutMs !== undefined ? { timeoutMs: this.#lockTimeoutMs } : {}),
+      ...(signal ? { signal } : {}),
+    };
+  }
+
+  async #locked<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    let acquired = false;
+    const started = Date.now();
+    const notice = setTimeout(() => {
+      if (!acquired)
+        this.#emit({
+          type: "lock_wait",
+          message: "waiting for another caller or process holding this credential's lock",
+        });
+    }, LOCK_WAIT_NOTICE_MS);
+    notice.unref?.();
+    try {
+      return await this.#store.withLock(
+        this.key,
+        async () => {
+          acquired = true;
+          clearTimeout(notice);
+          const waited = Date.now() - started;
+          if (waited >= LOCK_WAIT_NOTICE_MS)
+            this.#emit({ type: "lock_acquired", message: `lock acquired after ${waited} ms`, waitedMs: waited });
+          return fn();
+        },
+        this.#lockOptions(signal),
+      );
+    } finally {
+      clearTimeout(notice);
+    }
+  }
+
+  #marginFor(lifetimeMs: number): number {
+    const jitter = this.#jitter * Math.min(lifetimeMs * 0.1, MAX_JITTER_MS);
+    // A margin larger than half the lifetime would make short-lived tokens permanently "expiring".
+    return Math.min(this.#marginMs + jitter, lifetimeMs / 2);
+  }
+
+  #fresh(rec: TokenRecord | undefined, minTtlMs: number): boolean {
+    if (!rec?.accessToken || rec.expiresAt === undefined) return false;
+    const lifetime = rec.expiresAt - (rec.obtainedAt ?? rec.expiresAt);
+    const left = rec.expiresAt - this.#rt.now();
+    return left > Math.max(this.#marginFor(lifetime), minTtlMs);
+  }
+
+  #toAccessToken(rec: TokenRecord, source: AccessToken["source"]): AccessToken {
+    const t: AccessToken = {
+      accessToken: rec.accessToken ?? "",
+      tokenType: "Bearer",
+      expiresAt: new Date(rec.expiresAt ?? 0),
+      source,
+      profile: this.profile.name,
+      provider: this.profile.provider,
+    };
+    if (rec.scope) t.scope = rec.scope;
+    return t;
+  }
+
+  #flowContext(signal?: AbortSignal): FlowContext {
+    const http: HttpContext = {
+      runtime: this.#rt,
+      retry: this.#retry,
+      provider: this.profile.provider,
+      profile: this.profile.name,
+      secrets: () => this.#known,
+      emit: (e) => this.#emit(e),
+      ...(signal ? { signal } : {}),
+    };
+    const ctx: FlowContext = {
+      profile: this.profile,
+      http,
+      clientSecret: () => this.#secret("clientSecret", signal),
+      password: () => this.#secret("password", signal),
+      ...(signal ? { signal } : {}),
+    };
+    if (this.#authorizer) ctx.authorizer = this.#authorizer;
+    return ctx;
+  }
+
+  #secret(field: SecretField, signal?: AbortSignal): Promise<string> {
+    const ref = this.profile[field];
+    if (!ref) {
+      return Promise.reject(
+        new HpauthError(
+          "CONFIG_INVALID",
+          `Profile "${this.profile.name}": ${field} is not configured (or ${field}Env / ${field}Command)`,
+          {
+            provider: this.profile.provider,
+            profile: this.profile.name,
+          },
+        ),
+      );
+    }
+    let p = this.#secrets.get(field);
+    if (!p) {
+      p = resolveSecret(ref, {
+        env: this.#rt.env,
+        profile: this.profile.name,
+        ...(this.#secretTimeoutMs !== undefined ? { timeoutMs: this.#secretTimeoutMs } : {}),
+        ...(signal ? { signal } : {}),
+      }).then((v) => {
+        this.#remember(v);
+        return v;
+      });
+      // A failed lookup is retried next time (the user may fix the env var or unlock the password manager).
+      p.catch(() => this.#secrets.delete(field));
+      this.#secrets.set(field, p);
+    }
+    return p;
+  }
+
+  #remember(...values: Array<string | undefined>): void {
+    for (const v of values) {
+      if (!v || this.#known.includes(v)) continue;
+      this.#known.push(v);
+      if (this.#known.length > 16) this.#known.splice(2, 1); // keep the secrets (first in), drop old tokens
+    }
+  }
+
+  #redact(text: string): string {
+    return redact(text, this.#known);
+  }
+
+  #emit(e: EventInput): void {
+    if (!this.#onEvent) return;
+    const clean: EngineEvent = {
+      profile: this.profile.name,
+      provider: this.profile.provider,
+      type: e.type,
+      message: "",
+    };
+    for (const [k, v] of Object.entries(e))
+      (clean as Record<string, unknown>)[k] = typeof v === "string" ? this.#redact(v) : v;
+    try {
+      this.#onEvent(clean);
+    } catch {
+      // A logger's failure is not the token's.
+    }
+  }
+
+  #resolveUrl(input: string | URL): URL {
+    const p = this.profile;
+    const base = p.apiBaseUrl;
+    const allowed = new Set([base, p.baseUrl].filter((b): b is string => !!b).map((b) => new URL(b).origin));
+    if (input instanceof URL || /^[a-z][a-z0-9+.-]*:/i.test(input)) {
+      const url = new URL(input);
+      // The Bearer token goes only where the profile says the API is.
+      if (!allowed.has(url.origin)) {
+        throw new HpauthError(
+          "USAGE",
+          `Refusing to send the ${p.name} token to ${url.origin}: not the profile's API origin`,
+          {
+            provider: p.provider,
+            profile: p.name,
+            hint: "Use a path relative to the API base, or set apiBaseUrl.",
+          },
+        );
+      }
+      return url;
+    }
+    if (!base) {
+      throw new HpauthError("USAGE", `Profile "${p.name}" has no API base URL to resolve "${input}" against`, {
+        provider: p.provider,
+        profile: p.name,
+        hint: "Set apiBaseUrl (or region) in the profile, or pass an absolute URL.",
+      });
+    }
+    // Documented paths are appended to the base unchanged (bases may carry a path, e.g. Identity's /apigwext).
+    return new URL(`${base.replace(/\/+$/, "")}${input.startsWith("/") ? "" : "/"}${input}`);
+  }
+
+  #withAuth(init: RequestInit, accessToken: string): RequestInit {
+    const headers = new Headers(init.headers);
+    headers.set("authorization", `Bearer ${accessToken}`);
+    return { ...init, headers };
+  }
+
+  async #isAuthFailure(res: Response): Promise<boolean> {
+    if (res.status === 401) return true;
+    // GreenLake may answer an expired token with an HPE_GL_ERROR body instead of a plain 401.
+    if (this.profile.provider === "greenlake" && (res.status === 400 || res.status === 403)) {
+      const text = await res
+        .clone()
+        .text()
+        .catch(() => "");
+      return text.includes("HPE_GL_ERROR") && /expired/i.test(text);
+    }
+    return false;
+  }
+}
+
+function replayable(body: RequestInit["body"]): boolean {
+  return (
+    body === undefined ||
+    body === null ||
+    typeof body === "string" ||
+    body instanceof URLSearchParams ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) ||
+    body instanceof Blob ||
+    body instanceof FormData
+  );
+}
+
+export function createTokenManager(options: TokenManagerOptions): TokenManager {
+  return new TokenManager(options);
+}

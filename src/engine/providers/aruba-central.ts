@@ -1,0 +1,240 @@
+/**
+ * HPE Aruba Networking Central (seed 003): a three-step login (credentials → session + CSRF cookies → auth code →
+ * token, JSON bodies) that may create at most ONE token per client id per 30 minutes, and a query-string refresh
+ * that rotates the refresh token. The manager enforces the budget across processes (a record in the store) and
+ * prefers refresh; this file only speaks the protocol.
+ */
+import { HpauthError } from "../errors.js";
+import { type BufferedResponse, type HttpContext, send } from "../http.js";
+import { bodyExcerpt } from "../redact.js";
+import { processTokenResponse, tokenError } from "./common.js";
+import type { FlowContext, ProviderDefinition } from "./types.js";
+
+export const ARUBA_LOGIN_WINDOW_SECONDS = 30 * 60;
+/** Refresh tokens die after ~15 idle days; warn from 12. */
+const IDLE_WARN_DAYS = 12;
+const DAY = 86_400_000;
+
+const CLUSTERS: Record<string, string> = {
+  "US-1": "https://app1-apigw.central.arubanetworks.com",
+  "US-2": "https://apigw-prod2.central.arubanetworks.com",
+  "US-East1": "https://apigw-us-east-1.central.arubanetworks.com",
+  "US-West4": "https://apigw-uswest4.central.arubanetworks.com",
+  "EU-1": "https://eu-apigw.central.arubanetworks.com",
+  "EU-Central2": "https://apigw-eucentral2.central.arubanetworks.com",
+  "EU-Central3": "https://apigw-eucentral3.central.arubanetworks.com",
+  "Canada-1": "https://apigw-ca.central.arubanetworks.com",
+  "China-1": "https://apigw.central.arubanetworks.com.cn",
+  "APAC-1": "https://api-ap.central.arubanetworks.com",
+  "APAC-EAST1": "https://apigw-apaceast.central.arubanetworks.com",
+  "APAC-SOUTH1": "https://apigw-apacsouth.central.arubanetworks.com",
+  "UAE-NORTH1": "https://apigw-uaenorth1.central.arubanetworks.com",
+};
+
+function jsonPost(
+  http: HttpContext,
+  url: URL,
+  body: unknown,
+  headers: Record<string, string>,
+  what: string,
+  noRetry: number[] = [],
+) {
+  return send(
+    http,
+    url,
+    {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json", ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    },
+    { what, expectJson: true, noRetryStatuses: noRetry },
+  );
+}
+
+function budgetRefusal(ctx: FlowContext, res: BufferedResponse, step: string): HpauthError {
+  const now = ctx.http.runtime.now();
+  const ra = Number(res.headers.get("retry-after"));
+  const retryAt = new Date(now + (Number.isFinite(ra) && ra > 0 ? ra * 1000 : ARUBA_LOGIN_WINDOW_SECONDS * 1000));
+  return new HpauthError(
+    "LOGIN_BUDGET_EXHAUSTED",
+    `Aruba Central refused ${step}: one new token per client id per 30 minutes (next login allowed at ${retryAt.toISOString()})`,
+    {
+      provider: "aruba-central",
+      profile: ctx.profile.name,
+      status: res.status,
+      retryAt,
+      hint: "Another process or tool created a token for this client id recently; wait, or import a token pair from the Central UI.",
+    },
+  );
+}
+
+/** The cookie values from Set-Cookie headers (name → value). */
+function cookies(res: BufferedResponse): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const c of res.headers.getSetCookie()) {
+    const [pair = ""] = c.split(";");
+    const eq = pair.indexOf("=");
+    if (eq > 0) out.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+  }
+  return out;
+}
+
+export const arubaCentral: ProviderDefinition = {
+  id: "aruba-central",
+  title: "HPE Aruba Networking Central",
+  regionLabel: "cluster",
+  regions: Object.fromEntries(Object.entries(CLUSTERS).map(([k, v]) => [k, { baseUrl: v }])),
+  fields: [
+    { name: "region", required: false, description: `cluster: ${Object.keys(CLUSTERS).join(", ")} (or give baseUrl)` },
+    { name: "clientId", required: true, description: "client id of the API Gateway application" },
+    { name: "clientSecret", required: true, secret: true, description: "client secret of the API Gateway application" },
+    { name: "customerId", required: false, description: "Central customer id (needed for the OAuth login)" },
+    {
+      name: "username",
+      required: false,
+      description: "Central user (needed for the OAuth login; non-SSO accounts only)",
+    },
+    {
+      name: "password",
+      required: false,
+      secret: true,
+      description: "that user's password (needed for the OAuth login)",
+    },
+    { name: "scope", required: false, description: "all (read-write, default) or read" },
+  ],
+  maxLifetimeSeconds: 7200,
+  defaultLifetimeSeconds: 7200,
+  loginBudget: { windowSeconds: ARUBA_LOGIN_WINDOW_SECONDS },
+  supportsRefresh: () => true,
+  interactive: () => false,
+  resolve(input, p, problems) {
+    p.tokenUrl = `${p.baseUrl}/oauth2/token`;
+    p.apiBaseUrl ??= p.baseUrl;
+    p.scope ??= "all";
+    if (p.scope !== "all" && p.scope !== "read")
+      problems.push(`scope: Aruba Central takes "all" or "read", not "${input.scope}"`);
+  },
+  async login(ctx) {
+    const p = ctx.profile;
+    const missing = [
+      ...(p.username ? [] : ["username"]),
+      ...(p.password ? [] : ["password (or passwordEnv / passwordCommand)"]),
+      ...(p.customerId ? [] : ["customerId"]),
+    ];
+    if (missing.length > 0) {
+      throw new HpauthError(
+        "CONFIG_INVALID",
+        `Profile "${p.name}": an Aruba Central login needs ${missing.join(", ")}`,
+        {
+          provider: p.provider,
+          profile: p.name,
+          hint: `Add them to the profile, or (SSO/MFA accounts) import a token pair from the Central UI: \`hpauth login --profile ${p.name} --import\`.`,
+        },
+      );
+    }
+    const base = p.baseUrl;
+    const clientId = p.clientId ?? "";
+    // Both secrets first: failing to read one must not happen after step 1 has spent the login budget.
+    const password = await ctx.password();
+    const clientSecret = await ctx.clientSecret();
+    // Step 1: credentials → session + CSRF cookies.
+    const loginUrl = new URL(`${base}/oauth2/authorize/central/api/login`);
+    loginUrl.searchParams.set("client_id", clientId);
+    const step1 = await jsonPost(
+      ctx.http,
+      loginUrl,
+      { username: p.username, password },
+      {},
+      "Aruba login (step 1)",
+      [429],
+    );
+    if (step1.status === 429) throw budgetRefusal(ctx, step1, "the login");
+    if (step1.status !== 200) {
+      // Refused before any session existed: no token was created, the budget is not spent.
+      if (step1.status >= 400 && step1.status < 500) await ctx.releaseLoginBudget?.();
+      throw new HpauthError(
+        step1.status === 401 || step1.status === 403 ? "INVALID_GRANT" : "UNAUTHORIZED",
+        `Aruba login (step 1) refused: HTTP ${step1.status}: ${bodyExcerpt(step1.text, ctx.http.secrets(), 200)}`,
+        {
+          provider: p.provider,
+          profile: p.name,
+          status: step1.status,
+          hint: "Check the username, password and client id.",
+        },
+      );
+    }
+    const jar = cookies(step1);
+    const session = jar.get("session");
+    const csrf = jar.get("csrftoken");
+    if (!session || !csrf) {
+      throw new HpauthError("INVALID_RESPONSE", "Aruba login (step 1): no session/csrftoken cookies in the answer", {
+        provider: p.provider,
+        profile: p.name,
+        status: step1.status,
+      });
+    }
+    // Step 2: session → authorization code (valid 300 s: exchanged at once).
+    const codeUrl = new URL(`${base}/oauth2/authorize/central/api`);
+    codeUrl.searchParams.set("client_id", clientId);
+    codeUrl.searchParams.set("response_type", "code");
+    codeUrl.searchParams.set("scope", p.scope ?? "all");
+    const step2 = await jsonPost(
+      ctx.http,
+      codeUrl,
+      { customer_id: p.customerId },
+      { cookie: `session=${session}`, "x-csrf-token": csrf },
+      "Aruba authorization code (step 2)",
+      [429],
+    );
+    if (step2.status === 429) throw budgetRefusal(ctx, step2, "a new authorization code");
+    const code = (step2.json as { auth_code?: unknown } | undefined)?.auth_code;
+    if (step2.status !== 200 || typeof code !== "string" || code === "") {
+      if (step2.status === 200) {
+        throw new HpauthError("INVALID_RESPONSE", "Aruba authorization code (step 2): no auth_code in the answer", {
+          provider: p.provider,
+          profile: p.name,
+        });
+      }
+      throw tokenError(ctx.http, step2, "login", "Aruba authorization code (step 2)");
+    }
+    // Step 3: code → tokens, JSON body as documented.
+    const step3 = await jsonPost(
+      ctx.http,
+      new URL(`${base}/oauth2/token`),
+      { client_id: clientId, client_secret: clientSecret, grant_type: "authorization_code", code },
+      {},
+      "Aruba token (step 3)",
+    );
+    return processTokenResponse(ctx.http, step3, "code", "Aruba token (step 3)");
+  },
+  async refresh(ctx, refreshToken) {
+    const p = ctx.profile;
+    // Documented as query parameters with no body; the secret in a URL is Aruba's design, so the URL is never logged.
+    const url = new URL(`${p.baseUrl}/oauth2/token`);
+    url.searchParams.set("client_id", p.clientId ?? "");
+    url.searchParams.set("client_secret", await ctx.clientSecret());
+    url.searchParams.set("grant_type", "refresh_token");
+    url.searchParams.set("refresh_token", refreshToken);
+    const res = await send(
+      ctx.http,
+      url,
+      { method: "POST", headers: { "content-type": "application/json", accept: "application/json" } },
+      { what: "Aruba token refresh", expectJson: true },
+    );
+    return processTokenResponse(ctx.http, res, "refresh", "Aruba token refresh");
+  },
+  warnings(_p, record, now) {
+    if (!record?.refreshToken) return [];
+    const last = record.lastRefreshAt ?? record.refreshTokenIssuedAt ?? record.obtainedAt;
+    if (last === undefined) return [];
+    const idleDays = (now - last) / DAY;
+    if (idleDays > IDLE_WARN_DAYS) {
+      return [
+        `the Aruba refresh token has been idle ${Math.floor(idleDays)} days; it stops working after about 15: run \`hpauth token\` to refresh it now`,
+      ];
+    }
+    return [];
+  },
+};
+
+export const ARUBA_CLUSTERS = Object.keys(CLUSTERS);
