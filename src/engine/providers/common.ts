@@ -117,7 +117,12 @@ export function tokenError(
     kind === "refresh"
       ? "The refresh token is no longer accepted; a new login is needed."
       : "Check the username and password.";
-  if (oauthError === "invalid_client" || (res.status === 401 && kind !== "refresh" && oauthError === undefined)) {
+  // A 401 at the token endpoint outside a refresh is about the client (Identity answers `unauthorized`,
+  // others nothing at all), unless the server says the grant (user credentials, code) is what failed.
+  const clientRefused =
+    oauthError === "invalid_client" ||
+    (res.status === 401 && kind !== "refresh" && oauthError !== "invalid_grant" && oauthError !== "access_denied");
+  if (clientRefused) {
     return new HpauthError("INVALID_CLIENT", message, {
       ...common,
       hint: "Check the client id and client secret (they may have expired or been reset).",

@@ -1,0 +1,171 @@
+/** Shared test plumbing for the engine: the emulator with a clock the engine can follow, a scripted browser user. */
+import { type Emulator, type EmulatorOptions, startEmulator } from "../../src/emulator/index.js";
+import type { TokenManagerOptions } from "../../src/engine/manager.js";
+import { createTokenManager } from "../../src/engine/manager.js";
+import type { Runtime } from "../../src/engine/runtime.js";
+import type {
+  AuthorizationRequest,
+  AuthorizationResult,
+  EngineEvent,
+  InteractiveAuthorizer,
+  NamedProfile,
+  ProviderId,
+} from "../../src/engine/types.js";
+import { MemoryTokenStore } from "../../src/stores/memory.js";
+import type { TokenStore } from "../../src/stores/types.js";
+
+export type EmuProvider = "techpulse" | "wxp" | "greenlake" | "aruba-central" | "hpe-identity";
+
+export interface Harness {
+  emu: Emulator;
+  /** Follows the emulator clock (real time + the admin API's offset). */
+  now: () => number;
+  advance(seconds: number): Promise<void>;
+  /** Runtime parts for the engine: emulator clock, sleeps recorded and shortened. */
+  runtime: Partial<Runtime>;
+  sleeps: number[];
+  profile(provider: EmuProvider, extra?: Partial<NamedProfile>): NamedProfile;
+  manager(
+    provider: EmuProvider,
+    extra?: Partial<NamedProfile>,
+    opts?: Partial<TokenManagerOptions>,
+  ): ReturnType<typeof createTokenManager> & { events: EngineEvent[]; store: TokenStore };
+  counters(provider: EmuProvider): Promise<{
+    logins: number;
+    codes: number;
+    tokensIssued: number;
+    refreshes: number;
+    tokenRequests: number;
+    apiCalls: number;
+    refusals: Record<string, number>;
+  }>;
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: EmulatorOptions = {}): Promise<Harness> {
+  const emu = await startEmulator({ port: 0, ...options });
+  let offsetMs = ((await emu.admin.clock()).offsetSeconds ?? 0) * 1000;
+  const sleeps: number[] = [];
+  const now = () => Date.now() + offsetMs;
+  const runtime: Partial<Runtime> = {
+    now,
+    // Retries are exercised for real but a 4 s backoff is not waited out in a unit test: record it, sleep 1 ms.
+    sleep: async (ms: number) => {
+      sleeps.push(ms);
+      await new Promise((r) => setTimeout(r, 1));
+    },
+    env: {},
+  };
+  const h: Harness = {
+    emu,
+    now,
+    runtime,
+    sleeps,
+    async advance(seconds) {
+      const c = await emu.admin.advanceClock(seconds);
+      offsetMs = c.offsetSeconds * 1000;
+    },
+    profile(provider, extra = {}) {
+      const info = emu.providers[provider];
+      const p: NamedProfile = { name: `${provider}-test`, provider: provider as ProviderId, baseUrl: info.baseUrl };
+      if (info.clientId && provider !== "wxp") p.clientId = info.clientId;
+      if (info.clientSecret) p.clientSecret = info.clientSecret;
+      if (info.username) p.username = info.username;
+      if (info.password) p.password = info.password;
+      if (info.customerId) p.customerId = info.customerId;
+      if (info.redirectUri) p.redirectUri = info.redirectUri;
+      return { ...p, ...extra };
+    },
+    manager(provider, extra = {}, opts = {}) {
+      const events: EngineEvent[] = [];
+      const store = opts.store ?? new MemoryTokenStore();
+      const m = createTokenManager({
+        profile: h.profile(provider, extra),
+        store,
+        runtime: { ...runtime, ...opts.runtime },
+        onEvent: (e) => events.push(e),
+        ...(provider === "techpulse" ? { authorizer: emulatorUser(emu, provider) } : {}),
+        ...opts,
+      });
+      return Object.assign(m, { events, store });
+    },
+    async counters(provider) {
+      return (await emu.admin.counters())[provider];
+    },
+    async reset() {
+      await emu.admin.reset();
+      offsetMs = ((await emu.admin.clock()).offsetSeconds ?? 0) * 1000;
+      sleeps.length = 0;
+    },
+    close: () => emu.close(),
+  };
+  return h;
+}
+
+/**
+ * A scripted user at a browser, over plain HTTP: GET the authorization URL, sign in, press Allow, read code and
+ * state from the Location header of the redirect to redirect_uri. Checks state like a real authorizer must.
+ */
+export function emulatorUser(
+  emu: Emulator,
+  provider: EmuProvider,
+  decision: "allow" | "deny" = "allow",
+): InteractiveAuthorizer {
+  const info = emu.providers[provider];
+  return async (request: AuthorizationRequest): Promise<AuthorizationResult> => {
+    const redirectUri = request.redirectUri ?? info.redirectUri ?? "http://127.0.0.1:8765/callback";
+    const state = `st-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+    let url = request.authorizationUrl({ redirectUri, state });
+    const jar = new Map<string, string>();
+    let init: RequestInit = { method: "GET" };
+    for (let step = 0; step < 8; step++) {
+      const res = await fetch(url, {
+        ...init,
+        redirect: "manual",
+        headers: {
+          ...((init.headers as Record<string, string>) ?? {}),
+          ...(jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") } : {}),
+        },
+      });
+      for (const c of res.headers.getSetCookie()) {
+        const [pair = ""] = c.split(";");
+        const i = pair.indexOf("=");
+        if (i > 0) jar.set(pair.slice(0, i), pair.slice(i + 1));
+      }
+      const location = res.headers.get("location");
+      if (location) {
+        const next = new URL(location, url);
+        await res.body?.cancel();
+        if (next.href.startsWith(redirectUri)) {
+          if (next.searchParams.get("state") !== state) throw new Error("state mismatch");
+          const code = next.searchParams.get("code");
+          if (!code) throw new Error(`no code: ${next.searchParams.get("error")}`);
+          return { code, redirectUri };
+        }
+        url = next;
+        init = { method: "GET" };
+        continue;
+      }
+      const html = await res.text();
+      const form = /<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/.exec(html);
+      if (!form) throw new Error(`no form (HTTP ${res.status})`);
+      const body = new URLSearchParams();
+      for (const m of (form[2] ?? "").matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+        body.set(m[1] ?? "", (m[2] ?? "").replace(/&amp;/g, "&").replace(/&quot;/g, '"'));
+      }
+      if (/name="password"/.test(form[2] ?? "")) {
+        body.set("username", info.username ?? "");
+        body.set("password", info.password ?? "");
+      }
+      if (/name="decision"/.test(form[2] ?? "")) body.set("decision", decision);
+      url = new URL(form[1] ?? "", url);
+      init = {
+        method: "POST",
+        body: body.toString(),
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      };
+    }
+    throw new Error("too many steps");
+  };
+}
