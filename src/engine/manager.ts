@@ -345,6 +345,11 @@ export class TokenManager {
           this.#emit({ type: "grant_dead", message: "the refresh token was refused; a new login is needed" });
           const base = again ?? rec;
           const { refreshToken: _dead, refreshTokenIssuedAt: _issued, ...rest } = base;
+          // A forced refresh means the API refused the access token: it died with its grant, forget it too.
+          if (req.force && rest.accessToken === req.staleToken) {
+            delete rest.accessToken;
+            delete rest.expiresAt;
+          }
           await this.#store.set(this.key, { ...rest, updatedAt: this.#rt.now() });
           return this.#loginLocked({ ...rest, updatedAt: this.#rt.now() }, req.signal);
         }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { HpauthError } from "../../src/engine/errors.js";
 import { createTokenManager } from "../../src/engine/manager.js";
 import { MemoryTokenStore } from "../../src/stores/memory.js";
-import { type Harness, startHarness } from "./helpers.js";
+import { type EmuProvider, type Harness, startHarness } from "./helpers.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -42,9 +42,9 @@ describe("each provider end to end", () => {
     expect(c.apiCalls).toBe(1);
     // The secret never lands in the store.
     const raw = JSON.stringify(await m.store.get(m.key));
-    const secret = h.emu.providers[provider as never].clientSecret;
+    const secret = h.emu.providers[provider as EmuProvider].clientSecret;
     if (secret) expect(raw).not.toContain(secret);
-    const password = h.emu.providers[provider as never].password;
+    const password = h.emu.providers[provider as EmuProvider].password;
     if (password) expect(raw).not.toContain(password);
   });
 
