@@ -308,6 +308,20 @@ function origin(host: string, port: number): string {
   return `http://${h}:${port}`;
 }
 
+let keyCache: Promise<Env["keys"]> | undefined;
+/**
+ * RSA key generation costs hundreds of milliseconds on a small machine, so emulators in one process share their
+ * key pairs (tokens still never cross: each emulator only honours tokens it issued itself).
+ */
+function signingKeys(): Promise<Env["keys"]> {
+  keyCache ??= Promise.all([newSigningKey(), newSigningKey(), newSigningKey()]).then(([w, g, i]) => ({
+    wxp: w,
+    greenlake: g,
+    "hpe-identity": i,
+  }));
+  return keyCache;
+}
+
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const host = options.host ?? "127.0.0.1";
   const basePort = options.port ?? 0;
@@ -316,8 +330,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   }
   const config = resolveConfig(options);
   const state = new EmulatorState(options.now ?? Date.now);
-  const [kw, kg, ki] = await Promise.all([newSigningKey(), newSigningKey(), newSigningKey()]);
-  const env: Env = { state, config, keys: { wxp: kw!, greenlake: kg!, "hpe-identity": ki! } };
+  const env: Env = { state, config, keys: await signingKeys() };
   const closing = new AbortController();
   const log = options.log;
 
