@@ -1,0 +1,192 @@
+/** Pure parts: redaction, profile validation (each bad field named), secrets, inspect helpers. */
+import { gzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { parseRetryAfter } from "../../src/engine/http.js";
+import { decodeJwtToken, decodeZipAuthorities, flagGBlockedContracts } from "../../src/engine/inspect.js";
+import { credentialKey, providerFields, validateProfile } from "../../src/engine/profile.js";
+import { redact } from "../../src/engine/redact.js";
+import { resolveSecret, SecretRef } from "../../src/engine/secrets.js";
+import type { NamedProfile } from "../../src/engine/types.js";
+
+const JWT =
+  "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ4IiwiZXhwIjoxOTAwMDAwMDAwLCJpYXQiOjE3MDAwMDAwMDB9.c2lnbmF0dXJlLXBhcnQ";
+
+describe("redact", () => {
+  it.each([
+    ["known secret", "secret is hunter2-long here", ["hunter2-long"], "hunter2-long"],
+    ["form-encoded known secret", "p=a%20b%26c", ["a b&c"], "a%20b%26c"],
+    ["JWT", `Access token expired: ${JWT}`, [], JWT],
+    ["bearer header", "Authorization: Bearer abcdef123456", [], "abcdef123456"],
+    ["basic header", "Authorization: Basic Y2xpZW50OnNlY3JldA==", [], "Y2xpZW50OnNlY3JldA=="],
+    ["query param", "POST /oauth2/token?client_secret=s3cr3tvalue&grant_type=x", [], "s3cr3tvalue"],
+    ["json refresh token", '{"refresh_token":"rt-123456","x":1}', [], "rt-123456"],
+    ["json access token", '{"access_token": "at-abcdef"}', [], "at-abcdef"],
+    ["cookie", "Set-Cookie: session=sess-value-1; Path=/", [], "sess-value-1"],
+    ["csrf header", "X-CSRF-Token: csrf-value-9", [], "csrf-value-9"],
+  ])("%s", (_n, text, known, secret) => {
+    const out = redact(text, known);
+    expect(out).not.toContain(secret);
+    expect(out).toContain("[redacted]");
+  });
+
+  it("keeps harmless text", () => {
+    expect(redact('{"error":"invalid_grant","error_description":"Invalid refresh_token"}')).toContain("invalid_grant");
+  });
+});
+
+const base: NamedProfile = { name: "p", provider: "greenlake", clientId: "id", clientSecret: "s", region: "eu1" };
+
+describe("validateProfile", () => {
+  it.each<[string, Partial<NamedProfile>, string]>([
+    ["missing provider", { provider: undefined }, "provider"],
+    ["unknown provider", { provider: "nope" as never }, "provider"],
+    ["missing client id", { clientId: undefined }, "clientId"],
+    ["missing secret", { clientSecret: undefined }, "clientSecret"],
+    ["two secret sources", { clientSecretEnv: "X" }, "clientSecret"],
+    ["bad env var name", { clientSecret: undefined, clientSecretEnv: "1-bad" }, "clientSecretEnv"],
+    ["bad region", { region: "mars1" }, "region"],
+    ["bad base URL", { baseUrl: "not a url" }, "baseUrl"],
+    ["plain http off loopback", { baseUrl: "http://example.com" }, "baseUrl"],
+    ["credentials in URL", { baseUrl: "https://u:p@example.com" }, "baseUrl"],
+    ["bad apiBaseUrl", { apiBaseUrl: "ftp://x" }, "apiBaseUrl"],
+    ["bad clientAuth", { clientAuth: "magic" as never }, "clientAuth"],
+    ["oauth2-only field", { tokenUrl: "https://x/token" }, "tokenUrl"],
+    ["bad date", { clientSecretCreatedAt: "yesterday" }, "clientSecretCreatedAt"],
+    ["bad port", { callbackPort: 70000 }, "callbackPort"],
+    ["protocol param override", { tokenParams: { grant_type: "x" } }, "tokenParams.grant_type"],
+  ])("%s → names %s", (_n, patch, field) => {
+    let err: unknown;
+    try {
+      validateProfile({ ...base, ...patch } as NamedProfile);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: "CONFIG_INVALID" });
+    expect((err as Error).message).toContain(`${field}:`);
+  });
+
+  it("reports every problem at once", () => {
+    const e = (() => {
+      try {
+        validateProfile({ name: "x", provider: "aruba-central", region: "nowhere", clientAuth: "x" as never });
+      } catch (err) {
+        return err as Error;
+      }
+    })();
+    for (const f of ["region:", "clientId:", "clientSecret:", "clientAuth:"]) expect(e?.message).toContain(f);
+  });
+
+  it("resolves regions case-insensitively and endpoints per provider", () => {
+    const a = validateProfile({
+      name: "a",
+      provider: "aruba-central",
+      region: "eu-central2",
+      clientId: "c",
+      clientSecret: "s",
+    });
+    expect(a.region).toBe("EU-Central2");
+    expect(a.tokenUrl).toBe("https://apigw-eucentral2.central.arubanetworks.com/oauth2/token");
+    const t = validateProfile({ name: "t", provider: "techpulse", region: "EU", clientId: "c", clientSecret: "s" });
+    expect(t.tokenUrl).toBe("https://eu.daas.api.hp.com/oauth/v1/token");
+    const g = validateProfile(base);
+    expect(g.tokenUrl).toBe("https://sso.common.cloud.hpe.com/as/token.oauth2");
+    expect(g.apiBaseUrl).toBe("https://eu1.data.cloud.hpe.com");
+    const go = validateProfile({ ...base, baseUrl: "http://127.0.0.1:9999" });
+    expect(go.apiBaseUrl).toBe("http://127.0.0.1:9999");
+    const w = validateProfile({ name: "w", provider: "wxp", username: "u", password: "p" });
+    expect(w.tokenUrl).toBe("https://login.wxpcollaboration.hp.com/auth/login");
+    expect(w.clientId).toBe("WXP Collaboration");
+    const i = validateProfile({
+      name: "i",
+      provider: "hpe-identity",
+      baseUrl: "https://api-gw.support.hpe.com/apigwext",
+      clientId: "c",
+      clientSecret: "s",
+    });
+    expect(i.tokenUrl).toBe("https://api-gw.support.hpe.com/apigwext/services/oauth/token");
+  });
+
+  it("hpe-identity without baseUrl mentions the production gateway", () => {
+    expect(() => validateProfile({ name: "i", provider: "hpe-identity", clientId: "c", clientSecret: "s" })).toThrow(
+      /baseUrl:.*https:\/\/api-gw\.support\.hpe\.com\/apigwext/,
+    );
+  });
+
+  it("oauth2: grant-specific requirements", () => {
+    expect(() => validateProfile({ name: "o", provider: "oauth2", clientId: "c", clientSecret: "s" })).toThrow(
+      /tokenUrl:/,
+    );
+    expect(() =>
+      validateProfile({
+        name: "o",
+        provider: "oauth2",
+        clientId: "c",
+        tokenUrl: "https://x/t",
+        grantType: "password",
+        clientSecret: "s",
+      }),
+    ).toThrow(/username:[\s\S]*password:/);
+  });
+
+  it("never serialises an inline secret", () => {
+    const p = validateProfile(base);
+    expect(JSON.stringify(p)).not.toContain('"s"');
+  });
+
+  it("credential key is stable and differs per user", () => {
+    const a = validateProfile({ name: "a", provider: "wxp", username: "u1", password: "p" });
+    const b = validateProfile({ name: "b", provider: "wxp", username: "u1", password: "other" });
+    const c = validateProfile({ name: "c", provider: "wxp", username: "u2", password: "p" });
+    expect(credentialKey(a)).toBe(credentialKey(b));
+    expect(credentialKey(a)).not.toBe(credentialKey(c));
+    expect(credentialKey(a)).toMatch(/^[a-z0-9-]+$/);
+  });
+
+  it("providerFields lists required and secret fields", () => {
+    const f = providerFields("aruba-central");
+    expect(f.find((x) => x.name === "clientSecret")).toMatchObject({ required: true, secret: true });
+    expect(f.some((x) => x.name === "clientSecretCommand")).toBe(true);
+  });
+});
+
+describe("secrets", () => {
+  it("env and command (one trailing newline trimmed), failures name the field and never echo stdout", async () => {
+    expect(await resolveSecret(new SecretRef("password", "env", "PW"), { env: { PW: "x1" } })).toBe("x1");
+    expect(await resolveSecret(new SecretRef("password", "command", "printf 'abc\\n\\n'"), { env: {} })).toBe("abc\n");
+    const e = await resolveSecret(new SecretRef("clientSecret", "command", "echo leaked-value; exit 3"), {
+      env: {},
+    }).catch((x) => x);
+    expect(e.code).toBe("SECRET_UNAVAILABLE");
+    expect(e.message).toContain("clientSecret");
+    expect(e.message).not.toContain("leaked-value");
+    const t = await resolveSecret(new SecretRef("password", "command", "sleep 5"), { env: {}, timeoutMs: 100 }).catch(
+      (x) => x,
+    );
+    expect(t.code).toBe("SECRET_UNAVAILABLE");
+    const m = await resolveSecret(new SecretRef("password", "env", "NOPE"), { env: {} }).catch((x) => x);
+    expect(m.message).toContain("NOPE");
+  });
+});
+
+describe("inspect", () => {
+  it("decodes JWTs, zip_authorities, and flags G-blocked contracts", () => {
+    expect(decodeJwtToken(JWT)?.expiresAt?.getTime()).toBe(1_900_000_000_000);
+    expect(decodeJwtToken("opaque")).toBeUndefined();
+    const z = gzipSync(Buffer.from(JSON.stringify([{ authority: "READ" }]))).toString("base64");
+    expect(decodeZipAuthorities(z)).toEqual([{ authority: "READ" }]);
+    expect(() => decodeZipAuthorities("!!!")).toThrow(TypeError);
+    const out = flagGBlockedContracts([
+      { "Contract Status": "Active,G", "Highest Support Level": "24x7" },
+      { "Contract Status": "Active", "Highest Support Level": "9x5" },
+    ]);
+    expect(out[0]).toMatchObject({ deliverable: false, gBlocked: true });
+    expect(out[0]).not.toHaveProperty("Highest Support Level");
+    expect(out[1]).toMatchObject({ deliverable: true, "Highest Support Level": "9x5" });
+  });
+
+  it("parses Retry-After as seconds or a date", () => {
+    expect(parseRetryAfter("5", 0)).toBe(5);
+    expect(parseRetryAfter(new Date(60_000).toUTCString(), 0)).toBe(60);
+    expect(parseRetryAfter(null, 0)).toBeUndefined();
+  });
+});
