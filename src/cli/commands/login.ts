@@ -76,32 +76,47 @@ export function createCliAuthorizer(
   });
 }
 
+/** Thrown inside the lock when another process finished this very login while we waited for it. */
+class LoggedInMeanwhile extends Error {}
+
 /**
- * The store as the engine sees it, except that a lock held by someone else for more than a moment is announced:
- * that is another process in the middle of the same login (or a refresh), and this one waits for its result.
+ * The store as the engine sees it, with two additions for `hpauth login`:
+ * - a lock held by someone else for more than a moment is announced: another process is in the middle of the same
+ *   login (or a refresh), and this one waits for its result;
+ * - when the lock on the credential is finally ours and the record shows a login that finished after this command
+ *   started, that login was someone else's answer to the same request: the engine's login is not run again (a
+ *   second browser tab for the same person), and the command reports the fresh token instead.
  * A Proxy, so a store's own extra methods stay reachable.
  */
-export function announceLockWaits(store: TokenStore, onWait: () => void, afterMs = 400): TokenStore {
+export function loginAwareStore(
+  store: TokenStore,
+  options: { onWait: () => void; credentialKey: () => string | undefined; startedAt: number; afterMs?: number },
+): TokenStore {
   return new Proxy(store, {
     get(target, prop, receiver) {
       if (prop !== "withLock") {
         const v = Reflect.get(target, prop, receiver);
         return typeof v === "function" ? v.bind(target) : v;
       }
-      return async <T>(key: string, fn: () => Promise<T>, options?: Parameters<TokenStore["withLock"]>[2]) => {
+      return async <T>(key: string, fn: () => Promise<T>, lockOptions?: Parameters<TokenStore["withLock"]>[2]) => {
         let entered = false;
         const timer = setTimeout(() => {
-          if (!entered) onWait();
-        }, afterMs);
+          if (!entered) options.onWait();
+        }, options.afterMs ?? 400);
         try {
           return await target.withLock(
             key,
-            () => {
+            async () => {
               entered = true;
               clearTimeout(timer);
+              if (key === options.credentialKey()) {
+                const rec = await target.get(key);
+                if (rec?.lastLoginAt !== undefined && rec.lastLoginAt >= options.startedAt)
+                  throw new LoggedInMeanwhile();
+              }
               return fn();
             },
-            options,
+            lockOptions,
           );
         } finally {
           clearTimeout(timer);
@@ -167,18 +182,25 @@ function report(options: RunLoginOptions, io: CommandIO, token: AccessToken, wha
 }
 
 export async function runLogin(options: RunLoginOptions, io: CommandIO): Promise<number> {
+  const startedAt = Date.now();
   const importSource = options.import ?? (options.importTokens ? "-" : undefined);
   // Read the import before the profile resolves: a bad file is a usage error whatever the profile says.
   const imported =
-    importSource !== undefined ? parseImportedTokens(await readImport(importSource, io), Date.now()) : undefined;
+    importSource !== undefined ? parseImportedTokens(await readImport(importSource, io), startedAt) : undefined;
 
   const { profile } = await resolveCliProfile(options, io);
   const raw = openStore(options, io);
   let announced = false;
-  const store = announceLockWaits(raw, () => {
-    if (announced || options.quiet) return;
-    announced = true;
-    io.stderr.write(`Waiting for another hpauth login of profile ${profile.name} to finish…\n`);
+  let key: string | undefined;
+  const store = loginAwareStore(raw, {
+    startedAt,
+    // An import replaces the tokens whatever happened meanwhile; only a login defers to a concurrent one.
+    credentialKey: () => (imported ? undefined : key),
+    onWait: () => {
+      if (announced || options.quiet) return;
+      announced = true;
+      io.stderr.write(`Waiting for another hpauth login of profile ${profile.name} to finish…\n`);
+    },
   });
   try {
     if (imported) {
@@ -195,8 +217,15 @@ export async function runLogin(options: RunLoginOptions, io: CommandIO): Promise
       store,
       interactive ? { authorizer: createCliAuthorizer(options, io, profile) } : {},
     );
-    const token = await manager.login({ signal: io.signal });
-    report(options, io, token, interactive ? "Logged in" : "New grant obtained");
+    key = manager.key;
+    try {
+      const token = await manager.login({ signal: io.signal });
+      report(options, io, token, interactive ? "Logged in" : "New grant obtained");
+    } catch (e) {
+      if (!(e instanceof LoggedInMeanwhile)) throw e;
+      const token = await manager.getToken({ signal: io.signal });
+      report(options, io, token, "Logged in by another hpauth process meanwhile");
+    }
     return 0;
   } finally {
     await raw.close?.();
