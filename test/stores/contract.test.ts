@@ -28,6 +28,19 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   }
 }
 
+/** Takes the lock on `key` and holds it until `release()`; `held` resolves once fn is running. */
+function hold(store: TokenStore, key: string, onRelease?: () => void) {
+  let release!: () => void;
+  let started!: () => void;
+  const held = new Promise<void>((r) => (started = r));
+  const done = store.withLock(key, async () => {
+    started();
+    await new Promise<void>((r) => (release = r));
+    onRelease?.();
+  });
+  return { held, done, release: () => release() };
+}
+
 describe.each(factories)("%s", (_name, factory) => {
   let store: TokenStore;
   let dispose: () => Promise<void>;
@@ -111,12 +124,11 @@ describe.each(factories)("%s", (_name, factory) => {
   });
 
   it("does not block other keys, and releases the lock when fn throws", async () => {
-    let releaseA!: () => void;
-    const a = store.withLock("a", () => new Promise<void>((r) => (releaseA = r)));
-    await sleep(20);
+    const a = hold(store, "a");
+    await a.held;
     expect(await store.withLock("b", async () => "b-ran", { timeoutMs: 2000 })).toBe("b-ran");
-    releaseA();
-    await a;
+    a.release();
+    await a.done;
     await expect(
       store.withLock("a", async () => {
         throw new Error("boom");
@@ -126,34 +138,29 @@ describe.each(factories)("%s", (_name, factory) => {
   });
 
   it("times out with LOCK_TIMEOUT while another caller holds the lock, then recovers", async () => {
-    let release!: () => void;
-    const holder = store.withLock("k", () => new Promise<void>((r) => (release = r)));
-    await sleep(20);
+    const holder = hold(store, "k");
+    await holder.held;
     const started = Date.now();
     expect(await codeOf(store.withLock("k", async () => "never", { timeoutMs: 150 }))).toBe("LOCK_TIMEOUT");
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
     expect(Date.now() - started).toBeLessThan(3000);
-    release();
-    await holder;
+    holder.release();
+    await holder.done;
     expect(await store.withLock("k", async () => "after", { timeoutMs: 2000 })).toBe("after");
   });
 
   it("cancels a waiter on abort (and on an already-aborted signal) without disturbing the queue", async () => {
-    let release!: () => void;
     const order: string[] = [];
-    const holder = store.withLock("k", async () => {
-      await new Promise<void>((r) => (release = r));
-      order.push("holder");
-    });
-    await sleep(20);
+    const holder = hold(store, "k", () => order.push("holder"));
+    await holder.held;
     const ac = new AbortController();
     const waiting = codeOf(store.withLock("k", async () => order.push("aborted-one"), { signal: ac.signal }));
     const next = store.withLock("k", async () => order.push("next"), { timeoutMs: 5000 });
     setTimeout(() => ac.abort(), 30);
     expect(await waiting).toBe("CANCELLED");
     expect(await codeOf(store.withLock("free", async () => 1, { signal: AbortSignal.abort() }))).toBe("CANCELLED");
-    release();
-    await holder;
+    holder.release();
+    await holder.done;
     await next;
     expect(order).toEqual(["holder", "next"]);
   });

@@ -104,8 +104,9 @@ it(`${LANES * TRIALS_PER_LANE + 1} SIGKILLs mid-write: old or new record, never 
   const [trials, withDefaults] = await Promise.all([Promise.all(lanes).then((l) => l.flat()), defaultLane]);
   for (const t of [...trials, withDefaults]) expect([t.lastAcked, t.lastAcked + 1]).toContain(t.onDisk);
   for (const t of trials) expect(t.takeoverMs).toBeLessThanOrEqual(STALE_MS + TAKEOVER_SLACK_MS);
-  // A dead holder last refreshed its lock ≤ 1 s (the update interval) before dying: takeover comes 4–6 s later.
-  expect(withDefaults.takeoverMs).toBeGreaterThanOrEqual(DEFAULT_LOCK_STALE_MS - 1000 - 100);
+  // A dead holder last refreshed its lock about 1 s (the update interval; later under load) before dying: the
+  // takeover comes 4–6 s after the kill — not at once, which would mean the lock did not hold at all.
+  expect(withDefaults.takeoverMs).toBeGreaterThanOrEqual(DEFAULT_LOCK_STALE_MS - 2000);
   expect(withDefaults.takeoverMs).toBeLessThanOrEqual(DEFAULT_LOCK_STALE_MS + TAKEOVER_SLACK_MS);
 
   // The kills did land during writes (in-flight record on disk, or its temp file left behind), not only between.

@@ -254,8 +254,9 @@ describe("lock staleness and loss", () => {
         // Someone else removed our lock and took it (what a takeover after a long stall looks like).
         await rm(lockDir, { recursive: true });
         await mkdir(lockDir);
-        // Let proper-lockfile's update tick notice (it would throw from a timer by default).
-        await sleep(1300);
+        // Let proper-lockfile's update tick (every 1 s) notice; by default it would throw from a timer.
+        for (let waited = 0; !warnings.some((w) => w.includes("was lost")) && waited < 8000; waited += 50)
+          await sleep(50);
         await store.set("k", record({ updatedAt: 2 }));
       }),
     );
