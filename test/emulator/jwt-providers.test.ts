@@ -223,7 +223,7 @@ describe("greenlake", () => {
   });
 });
 
-const idToken = (body: BodyInit | undefined, headers: Record<string, string> = {}, query = "") =>
+const idToken = (body: RequestInit["body"] | undefined, headers: Record<string, string> = {}, query = "") =>
   fetch(`${id.baseUrl}/services/oauth/token${query}`, {
     method: "POST",
     headers: { authorization: basic(id.clientId, id.clientSecret), ...headers },
@@ -284,7 +284,7 @@ describe("hpe-identity", () => {
       error: "invalid_client",
       error_description: "Given client ID does not match authenticated client",
     });
-    const missing = await idToken("client_id=" + id.clientId, FORM);
+    const missing = await idToken(`client_id=${id.clientId}`, FORM);
     expect(missing.status).toBe(400);
     expect((await json(missing)).error).toBe("invalid_request");
     const pw = await idToken("grant_type=password", FORM);
