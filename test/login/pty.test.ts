@@ -87,4 +87,13 @@ describe.skipIf(!hasScript || process.platform !== "linux")("paste-back in a pse
     await new Promise<void>((resolve, reject) => again.once("error", reject).listen(port, "127.0.0.1", resolve));
     await new Promise((r) => again.close(r));
   });
+
+  it("browser mode on a terminal: the URL, then a spinner with the elapsed time and how to cancel", async () => {
+    const p = run({ DISPLAY: ":0", SSH_CONNECTION: "", BROWSER: "true" });
+    await until(() => /Waiting for the login in the browser \(Ctrl-C to cancel\) 0:0\d/.test(p.out()), 15_000);
+    expect(p.out()).toContain("If it does not open, visit:");
+    expect(p.out()).toContain("\r\x1b[2K");
+    p.child.stdin.write("\x03");
+    expect(await p.exited).toBe(130);
+  });
 });
