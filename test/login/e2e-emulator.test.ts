@@ -173,6 +173,32 @@ describe.skipIf(!chromiumAvailable || !partsReady)("browser login against the em
     expect(last.codes - after.codes).toBe(1);
   });
 
+  it("a registered redirect URI (http://localhost:PORT/callback) is listened on and sent verbatim", async () => {
+    await freshContext();
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const { createTokenManager, FileTokenStore } = await engine();
+    const redirectUri = `http://localhost:${port}/callback`;
+    const m = createTokenManager({
+      profile: { ...profile(), redirectUri },
+      store: new FileTokenStore({ dir: join(dir, `s${++n}`) }),
+      runtime: { env: runtimeEnv() },
+      authorizer: createLoopbackAuthorizer({
+        env: { DISPLAY: ":0" },
+        platform: "linux",
+        openBrowser,
+        timeoutMs: 20_000,
+      }),
+    });
+    const token = await m.login();
+    expect(token.source).toBe("login");
+    expect(new URL(opened[0]!.url).searchParams.get("redirect_uri")).toBe(redirectUri);
+    await opened[0]!.done;
+    expect(context.pages().at(-1)!.url()).toMatch(new RegExp(`^http://localhost:${port}/callback\\?`));
+  });
+
   it("consent denied → ACCESS_DENIED, said in the browser and the error", async () => {
     await freshContext();
     decision = "deny";
