@@ -136,10 +136,20 @@ export class TokenManager {
     });
   }
 
-  /** A new grant now, whatever the store holds (Aruba: only within the login budget). */
-  async login(opts: { signal?: AbortSignal } = {}): Promise<AccessToken> {
+  /**
+   * A new grant now, whatever the store holds (Aruba: only within the login budget).
+   * `unlessLoggedInSince` (epoch ms): if, once the lock is ours, the store shows a login that finished after that
+   * moment and its token is still good, that login — another process's answer to the same request — is served
+   * instead of starting a second one (one browser tab for N concurrent `hpauth login`s).
+   */
+  async login(opts: { signal?: AbortSignal; unlessLoggedInSince?: number } = {}): Promise<AccessToken> {
     return this.#locked(opts.signal, async () => {
       const prev = await this.#read();
+      const since = opts.unlessLoggedInSince;
+      if (since !== undefined && prev?.lastLoginAt !== undefined && prev.lastLoginAt >= since && this.#fresh(prev, 0)) {
+        this.#emit({ type: "login_joined", message: "another caller logged in meanwhile; serving its token" });
+        return this.#toAccessToken(prev, "cache");
+      }
       return this.#loginLocked(prev, opts.signal);
     });
   }
