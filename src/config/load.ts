@@ -4,8 +4,6 @@
  */
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
-import { parse as parseToml } from "smol-toml";
-import { parse as parseYaml } from "yaml";
 import { HpauthError } from "../engine/errors.js";
 import { PROVIDER_IDS, type ProfileConfig } from "../engine/types.js";
 import { camelCase, FIELD_BY_KEY, snakeCase } from "./fields.js";
@@ -122,13 +120,23 @@ export function normalizeProfile(
   return out as ProfileConfig;
 }
 
-/** Parses config text (exported for tests and for `profiles add`, which rewrites the file). */
-export function parseConfigText(text: string, path: string, format: ConfigFormat = formatFor(path)): HpauthConfig {
+export type TextParser = (text: string) => unknown;
+
+/**
+ * The parser for one format, imported when a file of that format is read: the YAML library alone is ~260 KB of
+ * code, and `hpauth token` with a TOML file (or none) should not load it.
+ */
+export async function loadParser(format: ConfigFormat): Promise<TextParser> {
+  if (format === "toml") return (await import("smol-toml")).parse;
+  if (format === "yaml") return (await import("yaml")).parse;
+  return JSON.parse;
+}
+
+/** Parses config text with the given format's parser and checks every field (see parse.ts for a sync wrapper). */
+export function parseConfigWith(text: string, path: string, format: ConfigFormat, parse: TextParser): HpauthConfig {
   let doc: unknown;
   try {
-    if (format === "toml") doc = parseToml(text);
-    else if (format === "yaml") doc = parseYaml(text);
-    else doc = JSON.parse(text);
+    doc = parse(text);
   } catch (e) {
     // Parser messages carry line/column, never more than a line of the file; that line could hold a secret,
     // so only the first line of the message is kept and any quoted source excerpt is dropped.
@@ -181,7 +189,8 @@ export async function loadConfigFile(path: string, mustExist: boolean): Promise<
       { hint: "Check --config / HPAUTH_CONFIG, or create it with `hpauth profiles add`.", cause: e },
     );
   }
-  return parseConfigText(text, path);
+  const format = formatFor(path);
+  return parseConfigWith(text, path, format, await loadParser(format));
 }
 
 function safeFormat(path: string): ConfigFormat {

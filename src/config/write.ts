@@ -10,7 +10,8 @@ import { parseDocument, stringify as stringifyYaml } from "yaml";
 import { HpauthError } from "../engine/errors.js";
 import type { ProfileConfig } from "../engine/types.js";
 import { snakeCase } from "./fields.js";
-import { formatFor, parseConfigText } from "./load.js";
+import { formatFor } from "./load.js";
+import { parseConfigText } from "./parse.js";
 
 function toFileKeys(profile: ProfileConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfigFile, parseConfigText } from "../../src/config/load.js";
+import { loadConfigFile } from "../../src/config/load.js";
+import { parseConfigText } from "../../src/config/parse.js";
 import { defaultConfigDir, locateConfig } from "../../src/config/paths.js";
 import { resolveProfile } from "../../src/config/resolve.js";
 import { removeProfile, writeProfile } from "../../src/config/write.js";
@@ -205,7 +206,8 @@ describe("profile resolution: flags > env > file", () => {
   ];
   it.each(cases)("%s", (_, input, expected) => {
     const r = resolveProfile(input);
-    for (const [k, v] of Object.entries(expected)) expect((r.profile as unknown as Record<string, unknown>)[k]).toEqual(v);
+    for (const [k, v] of Object.entries(expected))
+      expect((r.profile as unknown as Record<string, unknown>)[k]).toEqual(v);
   });
 
   it("records where each field came from", () => {

@@ -1,0 +1,12 @@
+/**
+ * Synchronous config parsing with every parser loaded up front, for `profiles add/remove` (which rewrite the file
+ * anyway) and tests. The read path (loadConfigFile) imports only the parser the file's format needs.
+ */
+import { parse as parseToml } from "smol-toml";
+import { parse as parseYaml } from "yaml";
+import { type ConfigFormat, formatFor, type HpauthConfig, parseConfigWith } from "./load.js";
+
+export function parseConfigText(text: string, path: string, format: ConfigFormat = formatFor(path)): HpauthConfig {
+  const parse = format === "toml" ? parseToml : format === "yaml" ? parseYaml : JSON.parse;
+  return parseConfigWith(text, path, format, parse);
+}
