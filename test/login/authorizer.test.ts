@@ -67,6 +67,16 @@ describe("planRedirect", () => {
     expect(planRedirect("http://[::1]:9000/cb", undefined).listen).toEqual({ host: "::1", port: 9000, path: "/cb" });
     expect(planRedirect("http://localhost:8400/callback", 8400).listen?.port).toBe(8400);
   });
+  it("a registered loopback URI without a port takes any port (RFC 8252 §7.3), keeping its host and path", () => {
+    expect(planRedirect("http://localhost", undefined)).toEqual({
+      listen: { host: "127.0.0.1", port: 0, path: "/" },
+      uriHost: "localhost",
+    });
+    expect(planRedirect("http://[::1]/cb", 8400)).toEqual({
+      listen: { host: "::1", port: 8400, path: "/cb" },
+      uriHost: "[::1]",
+    });
+  });
   it("refuses a --port that contradicts the registered URI", () => {
     expect(() => planRedirect("http://localhost:8400/callback", 9000)).toThrow(/fixes port 8400/);
   });

@@ -4,6 +4,11 @@ import { type Browser, type BrowserContext, chromium, type Page } from "playwrig
 
 export const CHROMIUM_PATH = process.env.HPAUTH_TEST_CHROMIUM ?? "/usr/bin/chromium";
 export const chromiumAvailable = existsSync(CHROMIUM_PATH);
+// Locally a missing browser skips the browser tests; in CI (scripts/system-deps.sh installs it) it is a failure,
+// so a broken install step can never pass as a green run that tested nothing.
+if (!chromiumAvailable && process.env.CI) {
+  throw new Error(`Chromium not found at ${CHROMIUM_PATH}: scripts/system-deps.sh should have installed it`);
+}
 
 export async function launchChromium(): Promise<Browser> {
   return chromium.launch({

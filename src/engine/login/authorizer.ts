@@ -50,6 +50,8 @@ export interface RedirectPlan {
   /** Exactly what is sent as redirect_uri (undefined: decided once the ephemeral port is known). */
   redirectUri?: string;
   listen?: { host: LoopbackHost; port: number; path: string };
+  /** Host name to write into a redirect_uri decided at listen time (the registered one's, e.g. `localhost`). */
+  uriHost?: string;
 }
 
 const LOOPBACK: Record<string, LoopbackHost> = { localhost: "127.0.0.1", "127.0.0.1": "127.0.0.1", "[::1]": "::1" };
@@ -65,7 +67,12 @@ export function planRedirect(registered: string | undefined, port: number | unde
   const host = LOOPBACK[u.hostname];
   // https://localhost would need a certificate we do not have; such a redirect can only be pasted back.
   if (u.protocol !== "http:" || !host) return { redirectUri: registered };
-  const fixed = u.port ? Number(u.port) : 80;
+  if (!u.port) {
+    // RFC 8252 §7.3: the server must accept any port on a loopback redirect URI, so a registration without one
+    // (TechPulse's sample registers `http://localhost`) means an ephemeral port (or --port), never port 80.
+    return { listen: { host, port: port ?? 0, path: u.pathname || "/" }, uriHost: u.hostname };
+  }
+  const fixed = Number(u.port);
   if (port !== undefined && port !== fixed) {
     throw new HpauthError(
       "USAGE",
@@ -143,7 +150,7 @@ export function createLoopbackAuthorizer(options: LoopbackAuthorizerOptions = {}
       }
       const redirectUri =
         plan.redirectUri ??
-        `http://${listener!.host === "::1" ? "[::1]" : listener!.host}:${listener!.port}${plan.listen!.path}`;
+        `http://${plan.uriHost ?? (listener!.host === "::1" ? "[::1]" : listener!.host)}:${listener!.port}${plan.listen!.path}`;
       const url = request.authorizationUrl({
         redirectUri,
         state: state.value,
