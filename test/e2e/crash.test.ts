@@ -1,0 +1,216 @@
+/**
+ * SIGKILL in the middle of refreshing a rotating credential (Aruba Central), in real processes over a real file
+ * store. After every kill the record file must parse and hold a refresh token, and the next process must get a token
+ * by refreshing — or, if the kill landed after the emulator rotated the refresh token but before the child persisted
+ * the new one (the rotation is lost with the process), fail with a clear, rate-limit-aware error and never start a
+ * loop of logins that burns Aruba's one-login-per-30-minutes budget.
+ *
+ * The kill leaves the lock directory behind; the next process takes it over once stale (lockStaleMs 2000 in the
+ * children), which is what makes each trial take ~3 s. Independent lanes (each with its own emulator, so counters
+ * and rotation are per lane) run in parallel to fit many trials in the time.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Emulator, startEmulator } from "../../src/emulator/index.js";
+import { FileTokenStore } from "../../src/stores/file.js";
+import {
+  arubaCounters,
+  arubaEnv,
+  bundleEngine,
+  type Child,
+  cleanup,
+  lastResult,
+  type RunnerResult,
+  readRecord,
+  runner,
+  seedAruba,
+  tempDir,
+  writeRunner,
+} from "./helpers.js";
+
+const LANES = 6;
+const TRIALS_PER_LANE = 6;
+const WINDOW_S = 30 * 60;
+
+let root: string;
+let script: string;
+const emulators: Emulator[] = [];
+const children: Child[] = [];
+
+beforeAll(async () => {
+  root = await tempDir("hpauth-e2e-crash-");
+  script = await writeRunner(root, await bundleEngine(root));
+}, 60_000);
+
+afterAll(async () => {
+  await cleanup(root, children);
+  await Promise.all(emulators.map((e) => e.close()));
+});
+
+async function newEmulator(): Promise<Emulator> {
+  const emu = await startEmulator({ port: 0 });
+  emulators.push(emu);
+  return emu;
+}
+
+function track(c: Child): Child {
+  children.push(c);
+  return c;
+}
+
+async function until(pred: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The record file parses as JSON on its own (not only through the store) and the store reads a refresh token. */
+async function expectIntactFile(storeDir: string, key: string): Promise<void> {
+  const file = new FileTokenStore({ dir: storeDir }).fileFor(key);
+  const raw = JSON.parse(await readFile(file, "utf8")) as { key: string; record: { refreshToken?: string } };
+  expect(raw.key).toBe(key);
+  const rec = await readRecord(storeDir, key);
+  expect(rec?.refreshToken).toEqual(expect.any(String));
+}
+
+interface Lane {
+  emu: Emulator;
+  storeDir: string;
+  key: string;
+  /** The emulator's clock offset; the lane's children run on it. */
+  offsetMs: number;
+}
+
+/** A lost rotation spends nothing and reports the budget; the lane then needs a new login, 31 emulator-minutes on. */
+async function reseed(lane: Lane): Promise<void> {
+  const c = await lane.emu.admin.advanceClock(WINDOW_S + 60);
+  lane.offsetMs = c.offsetSeconds * 1000;
+  const offset = lane.offsetMs;
+  await seedAruba(lane.emu, lane.storeDir, () => Date.now() + offset);
+}
+
+describe("SIGKILL during Aruba refreshes", () => {
+  it(`${LANES * TRIALS_PER_LANE} kills at random moments in a forced-refresh loop: the next process refreshes`, async () => {
+    const outcomes = { refreshed: 0, lostRotation: 0, killedAfterRefreshes: 0 };
+    const lostMessages: string[] = [];
+
+    async function runLane(i: number): Promise<void> {
+      const emu = await newEmulator();
+      const storeDir = join(root, `lane-${i}`);
+      const { key } = await seedAruba(emu, storeDir);
+      const lane: Lane = { emu, storeDir, key, offsetMs: 0 };
+      const { profile, secrets } = arubaEnv(emu);
+      for (let t = 0; t < TRIALS_PER_LANE; t++) {
+        const loop = track(runner(script, { profile, secrets, storeDir, mode: "loop", clockOffsetMs: lane.offsetMs }));
+        await loop.waitFor((l) => l === "ready", 30_000);
+        await new Promise((r) => setTimeout(r, Math.random() * 400));
+        loop.proc.kill("SIGKILL");
+        expect((await loop.exited).signal).toBe("SIGKILL");
+        if (loop.lines.some((l) => l.startsWith('{"ok":true'))) outcomes.killedAfterRefreshes++;
+
+        await expectIntactFile(storeDir, key);
+        const before = await arubaCounters(emu);
+        const next = track(
+          runner(script, { profile, secrets, storeDir, mode: "once", force: true, clockOffsetMs: lane.offsetMs }),
+        );
+        const exit = await next.exited;
+        const r: RunnerResult = lastResult(next);
+        const after = await arubaCounters(emu);
+        // Whatever happened, no login: the budget was spent by the seed login moments ago.
+        expect(after.logins - before.logins).toBe(0);
+        if (r.ok) {
+          expect(exit.code, next.stderr().slice(-1500)).toBe(0);
+          expect(r.source).toBe("refresh");
+          expect(after.refreshes - before.refreshes).toBe(1);
+          outcomes.refreshed++;
+        } else {
+          // The only acceptable failure: the dead child's rotation was lost (its old refresh token is a replay now).
+          expect(r.code, JSON.stringify(r)).toBe("LOGIN_BUDGET_EXHAUSTED");
+          expect(exit.code).toBe(4);
+          expect(after.refusals.refresh_reused ?? 0).toBe((before.refusals.refresh_reused ?? 0) + 1);
+          outcomes.lostRotation++;
+          lostMessages.push(r.message ?? "");
+          await reseed(lane);
+        }
+        await expectIntactFile(storeDir, key);
+      }
+    }
+
+    await Promise.all(Array.from({ length: LANES }, (_, i) => runLane(i)));
+    console.info(`crash trials: ${JSON.stringify(outcomes)}; lost-rotation message: ${lostMessages[0] ?? "-"}`);
+    expect(outcomes.refreshed + outcomes.lostRotation).toBe(LANES * TRIALS_PER_LANE);
+    // The kills did land inside refresh loops that had made progress, not only before the first request.
+    expect(outcomes.killedAfterRefreshes).toBeGreaterThan(0);
+  }, 150_000);
+
+  it("killed after the emulator rotated but before the child persisted: a clear error, no login loop, one login once the budget allows", async () => {
+    const emu = await newEmulator();
+    const storeDir = join(root, "lost-rotation");
+    const { key, record: seeded } = await seedAruba(emu, storeDir);
+    const { profile, secrets } = arubaEnv(emu);
+    const run = (opts: { force?: boolean; offsetMs?: number } = {}) =>
+      track(
+        runner(script, {
+          profile,
+          secrets,
+          storeDir,
+          mode: "once",
+          force: opts.force ?? false,
+          clockOffsetMs: opts.offsetMs ?? 0,
+        }),
+      );
+
+    // The emulator holds the refresh for 1.5 s, then rotates — by then the child asking for it is dead.
+    await emu.admin.fault({ provider: "aruba-central", endpoint: "token", type: "delay", delayMs: 1500 });
+    const c0 = await arubaCounters(emu);
+    const victim = run({ force: true });
+    await until(async () => (await arubaCounters(emu)).tokenRequests > c0.tokenRequests, 20_000, "the refresh request");
+    victim.proc.kill("SIGKILL");
+    await victim.exited;
+    await until(async () => (await arubaCounters(emu)).refreshes > c0.refreshes, 5_000, "the emulator's rotation");
+    const stranded = await readRecord(storeDir, key);
+    expect(stranded?.refreshToken).toBe(seeded.refreshToken); // the old one, already spent at the emulator
+    await expectIntactFile(storeDir, key);
+
+    // Within Aruba's 30-minute budget: the replay is refused, and the engine reports the budget instead of logging in.
+    const c1 = await arubaCounters(emu);
+    const first = run({ force: true });
+    expect((await first.exited).code).toBe(4);
+    const r1 = lastResult(first);
+    expect(r1).toMatchObject({ ok: false, code: "LOGIN_BUDGET_EXHAUSTED" });
+    expect(new Date(r1.retryAt ?? 0).getTime()).toBeGreaterThan(Date.now());
+    const c2 = await arubaCounters(emu);
+    expect(c2.logins).toBe(c1.logins);
+    expect(c2.refusals.refresh_reused ?? 0).toBe((c1.refusals.refresh_reused ?? 0) + 1);
+    expect(first.stderr()).toContain('"type":"grant_dead"');
+    const afterFirst = await readRecord(storeDir, key);
+    expect(afterFirst?.refreshToken).toBeUndefined(); // the dead refresh token is forgotten, not replayed again
+    // `hpauth status` shows the root cause: the refused refresh (the budget refusal is not recorded over it).
+    expect(afterFirst?.lastError?.code).toBe("INVALID_GRANT");
+    console.info(`lost rotation, first caller: ${r1.code}: ${r1.message} (hint: ${r1.hint})`);
+
+    // More callers in the window: the same answer from the store alone — no request reaches Aruba at all.
+    for (let i = 0; i < 3; i++) {
+      const again = run({ force: i % 2 === 0 });
+      expect((await again.exited).code).toBe(4);
+      expect(lastResult(again).code).toBe("LOGIN_BUDGET_EXHAUSTED");
+    }
+    const c3 = await arubaCounters(emu);
+    expect(c3.tokenRequests).toBe(c2.tokenRequests);
+    expect(c3.logins).toBe(c2.logins);
+
+    // Once the budget allows: exactly one login, by whichever of several racing processes gets the lock first.
+    const offsetMs = (await emu.admin.advanceClock(WINDOW_S + 60)).offsetSeconds * 1000;
+    const racers = Array.from({ length: 4 }, () => run({ offsetMs }));
+    const exits = await Promise.all(racers.map((c) => c.exited));
+    for (const [i, x] of exits.entries()) expect(x.code, racers[i]!.stderr().slice(-1500)).toBe(0);
+    const sources = racers.map((c) => lastResult(c).source).sort();
+    expect(sources).toEqual(["cache", "cache", "cache", "login"]);
+    const c4 = await arubaCounters(emu);
+    expect(c4.logins - c3.logins).toBe(1);
+    await expectIntactFile(storeDir, key);
+  }, 90_000);
+});
