@@ -4,7 +4,7 @@
  * real login, and reading the emulator's counters.
  */
 import { createHash } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
@@ -43,27 +43,27 @@ export async function bundleEngine(outDir: string): Promise<string> {
 }
 
 /**
- * Bundles the CLI exactly as scripts/build.mjs does (src/cli/entry.ts → dist/cli.js) plus a copy of the
- * bin/hpauth.js shim, into a private directory: other engineers rebuilding dist/ mid-run cannot pull it away.
- * Returns the path of the private `bin/hpauth.js`.
+ * Bundles the CLI as scripts/build.mjs does (src/cli/entry.ts → dist/cli.js + dist/cli-chunks/, code-split) plus a
+ * copy of the bin/hpauth.js shim, into a private directory: another engineer rebuilding dist/ mid-run cannot pull
+ * it away, and the test runs the current source. Returns the path of the private `bin/hpauth.js`.
  */
 export async function bundleCli(outDir: string): Promise<string> {
   await build({
-    entryPoints: [fileURLToPath(new URL("../../src/cli/entry.ts", import.meta.url))],
-    outfile: join(outDir, "dist", "cli.js"),
+    entryPoints: { cli: fileURLToPath(new URL("../../src/cli/entry.ts", import.meta.url)) },
+    outdir: join(outDir, "dist"),
+    chunkNames: "cli-chunks/[name]-[hash]",
     bundle: true,
+    splitting: true,
     platform: "node",
     format: "esm",
     target: "node20",
     logLevel: "warning",
     banner: { js: BANNER },
   });
-  const { mkdir, readFile } = await import("node:fs/promises");
   await mkdir(join(outDir, "bin"), { recursive: true });
-  const shim = await readFile(new URL("../../bin/hpauth.js", import.meta.url), "utf8");
   const bin = join(outDir, "bin", "hpauth.js");
-  await writeFile(bin, shim);
-  // dist/cli.js is ESM; without a package.json saying so next to it, Node would take it for CommonJS.
+  await writeFile(bin, await readFile(new URL("../../bin/hpauth.js", import.meta.url), "utf8"));
+  // The bundle is ESM; without a package.json saying so above it, Node would take it for CommonJS.
   await writeFile(join(outDir, "package.json"), '{"type":"module"}\n');
   return bin;
 }
