@@ -1,19 +1,24 @@
 /**
  * What most commands need, built from the global options: the config file, the selected profile, the token store
- * and a TokenManager whose events go to stderr under --verbose.
+ * (its warnings on stderr) and a TokenManager whose events become --verbose lines and, on a terminal, progress.
  */
 import { homedir } from "node:os";
 import { type HpauthConfig, loadConfigFile } from "../config/load.js";
 import { locateConfig } from "../config/paths.js";
 import { type ResolvedConfigProfile, resolveProfile } from "../config/resolve.js";
 import { HpauthError } from "../engine/errors.js";
+import { createTokenManager, type TokenManager } from "../engine/manager.js";
+import { getProvider } from "../engine/providers/index.js";
+import { redact } from "../engine/redact.js";
 import type { EngineEvent, InteractiveAuthorizer, NamedProfile } from "../engine/types.js";
+import { defaultTokenDir, FileTokenStore } from "../stores/file.js";
 import { MemoryTokenStore } from "../stores/memory.js";
 import type { TokenStore } from "../stores/types.js";
-import { createTokenManager, defaultTokenDir, FileTokenStore, type TokenManager } from "./engine.js";
 import type { CommandIO } from "./io.js";
 import type { GlobalOptions } from "./options.js";
-import { redactText } from "./redact.js";
+import { clearProgress, progressEnabled, showProgress } from "./progress.js";
+
+export { clearProgress, progressEnabled, showProgress };
 
 export interface CliPlatform {
   platform: NodeJS.Platform;
@@ -24,18 +29,22 @@ export function hostPlatform(): CliPlatform {
   return { platform: process.platform, homedir: homedir() };
 }
 
-/** Warnings go to stderr unless --quiet. */
-export function warn(io: CommandIO, options: GlobalOptions, message: string): void {
-  if (!options.quiet) io.stderr.write(`${message}\n`);
+/** Warnings go to stderr unless --quiet (a progress line in the way is cleared first). */
+export function warn(io: CommandIO, options: Pick<GlobalOptions, "quiet">, message: string): void {
+  if (options.quiet) return;
+  clearProgress(io);
+  io.stderr.write(`${message}\n`);
 }
 
 export async function loadCliConfig(
   options: GlobalOptions,
   io: CommandIO,
-  platform: CliPlatform = hostPlatform(),
+  extra: { platform?: CliPlatform; mayBeMissing?: boolean } = {},
 ): Promise<HpauthConfig> {
+  const platform = extra.platform ?? hostPlatform();
   const loc = locateConfig(options.config, io.env, platform.platform, platform.homedir);
-  const config = await loadConfigFile(loc.path, loc.origin !== "default");
+  // A file named by --config / HPAUTH_CONFIG must exist, except for `profiles add`, which creates it.
+  const config = await loadConfigFile(loc.path, loc.origin !== "default" && !extra.mayBeMissing);
   for (const w of config.warnings) warn(io, options, `Warning: ${w}`);
   return config;
 }
@@ -58,22 +67,43 @@ export function openStore(options: GlobalOptions, io: CommandIO, platform: CliPl
   if (kind !== "file") throw new HpauthError("USAGE", `Unknown token store "${kind}" (use file or memory)`);
   const dir =
     options.storeDir || io.env.HPAUTH_STORE_DIR || defaultTokenDir(io.env, platform.platform, platform.homedir);
-  return new FileTokenStore({ dir });
+  // The store names files and keys in its warnings, never token values; redact() is a second look all the same.
+  return new FileTokenStore({ dir, onWarning: (m) => warn(io, options, `Warning: ${redact(m)}`) });
 }
 
-/** One line per engine event on stderr under --verbose; the engine redacts, redactText double-checks. */
+/** One line per engine event (already redacted by the engine; redact() again, cheaply, in case). */
+export function formatEvent(e: EngineEvent): string {
+  const { type, message, profile, provider: _provider, ...rest } = e;
+  const extra = Object.entries(rest)
+    .filter(([, v]) => v !== undefined && (typeof v !== "object" || v === null))
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(" ");
+  return redact(`[hpauth] ${type}${profile ? ` ${profile}` : ""}: ${message}${extra ? ` (${extra})` : ""}`);
+}
+
 export function verboseLogger(options: GlobalOptions, io: CommandIO): ((e: EngineEvent) => void) | undefined {
   if (!options.verbose) return undefined;
   return (e) => {
-    const { type, message, profile, provider, ...rest } = e;
-    const extra = Object.entries(rest)
-      .filter(([, v]) => v !== undefined && (typeof v !== "object" || v === null))
-      .map(([k, v]) => `${k}=${String(v)}`)
-      .join(" ");
-    io.stderr.write(
-      `${redactText(`[hpauth] ${type}${profile ? ` ${profile}` : ""}: ${message}${extra ? ` (${extra})` : ""}`)}\n`,
-    );
+    clearProgress(io);
+    io.stderr.write(`${formatEvent(e)}\n`);
   };
+}
+
+/** What a terminal user sees while the engine works: sign-in, waits for a lock, retries. */
+function progressFor(e: EngineEvent): string | undefined {
+  const title = e.provider ? getProvider(e.provider).title : "the identity service";
+  switch (e.type) {
+    case "login_start":
+      return `Signing in to ${title}…`;
+    case "lock_wait":
+      return `Waiting for another hpauth process using profile ${e.profile ?? ""}…`;
+    case "retry":
+      return `${title}: ${typeof e.status === "number" ? `HTTP ${e.status}` : String(e.code ?? "error")}; retrying (attempt ${String(e.attempt ?? "?")})…`;
+    case "grant_dead":
+      return "The refresh token was refused; signing in again…";
+    default:
+      return undefined;
+  }
 }
 
 export function makeManager(
@@ -83,7 +113,16 @@ export function makeManager(
   store: TokenStore,
   extra: { authorizer?: InteractiveAuthorizer } = {},
 ): TokenManager {
-  const onEvent = verboseLogger(options, io);
+  const verbose = verboseLogger(options, io);
+  const progress = progressEnabled(options, io);
+  const onEvent = verbose
+    ? verbose
+    : progress
+      ? (e: EngineEvent) => {
+          const text = progressFor(e);
+          if (text) showProgress(io, text);
+        }
+      : undefined;
   return createTokenManager({
     profile,
     store,

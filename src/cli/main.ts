@@ -5,9 +5,12 @@
 import { Command, CommanderError, Option } from "commander";
 import { flagName, PROFILE_FIELDS } from "../config/fields.js";
 import { ExitCode, HpauthError, isHpauthError } from "../engine/errors.js";
+import { redact } from "../engine/redact.js";
+import type { RunEmulateOptions } from "./commands/emulate.js";
+import type { RunLoginOptions } from "./commands/login.js";
 import type { CommandIO } from "./io.js";
 import type { GlobalOptions } from "./options.js";
-import { redactText } from "./redact.js";
+import { clearProgress } from "./progress.js";
 import { formatWhen } from "./time.js";
 
 export const VERSION = "0.1.0";
@@ -191,16 +194,22 @@ function buildProgram(onAction: (command: string, options: Record<string, unknow
 
   program
     .command("login")
-    .description("Log in interactively (browser authorization code for TechPulse / oauth2) and store the tokens")
-    .option("--no-browser", "print the authorization URL instead of opening a browser")
-    .option("--paste", "paste the redirect URL back instead of using a loopback listener")
-    .option("--import-tokens", "import an access/refresh token pair (Aruba Central UI) read from stdin as JSON")
+    .description(
+      "Log in (browser for TechPulse / oauth2 authorization_code; a new grant for the others) or import a token pair",
+    )
+    .option("--no-browser", "print the authorization URL and read the redirected address back (ssh, containers)")
+    .option("--paste", "the same as --no-browser")
+    .option("--port <n>", "fixed loopback port for the redirect (for ssh -L); default: the profile's", parsePort)
+    .option("--import <file>", "import a token pair (Aruba Central UI download, JSON); `-` reads stdin")
+    .option("--import-tokens", "the same as --import -")
+    .option("--timeout <seconds>", "how long to wait for the browser (default 300)", parsePositive("--timeout"))
     .addHelpText(
       "after",
       examples([
         "hpauth login -p techpulse",
-        "hpauth login -p techpulse --no-browser --callback-port 8765   # over ssh -L 8765:localhost:8765",
-        `echo '{"refresh_token":"…","access_token":"…"}' | hpauth login -p aruba --import-tokens`,
+        "hpauth login -p techpulse --no-browser --port 8765   # over ssh -L 8765:127.0.0.1:8765",
+        "hpauth login -p aruba --import ~/Downloads/token.json",
+        "hpauth login -p aruba --import - < token.json",
       ]),
     )
     .action(act("login"));
@@ -208,8 +217,17 @@ function buildProgram(onAction: (command: string, options: Record<string, unknow
   program
     .command("emulate")
     .description("Run the five identity services and their APIs locally (with a clock and fault injection)")
-    .option("--port <n>", "admin port; providers take the next five (default: random free ports)", parsePort)
-    .addHelpText("after", examples(["hpauth emulate", "hpauth emulate --json --port 9400"]))
+    .option("--host <addr>", "interface to bind (default 127.0.0.1)")
+    .option("--port <n>", "admin port; providers take the next five (default: free ports)", parsePort)
+    .option("--techpulse-expires-in-ms", "answer TechPulse expires_in in milliseconds, like the seed's sample")
+    .option("--revoke-family-on-reuse", "revoke a refresh-token family when an old refresh token is replayed")
+    .addHelpText(
+      "after",
+      `${examples(["hpauth emulate", "hpauth emulate --json --port 9400", "hpauth emulate --config emulator.toml"])}
+With --json, one line on stdout once listening: {"providers": {"<id>": {"baseUrl": …, credentials…}}, "adminUrl": …}.
+--config names a JSON/TOML/YAML file of emulator options (top level or an [emulator] table; see docs/emulator.md).
+`,
+    )
     .action(act("emulate"));
 
   program
@@ -226,6 +244,14 @@ function parseSeconds(v: string): number {
   if (!Number.isFinite(n) || n < 0)
     throw new HpauthError("USAGE", `--min-ttl must be a number of seconds (got "${v}")`);
   return n;
+}
+
+function parsePositive(flag: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new HpauthError("USAGE", `${flag} must be a positive number (got "${v}")`);
+    return n;
+  };
 }
 
 function parsePort(v: string): number {
@@ -309,8 +335,37 @@ function defaults(): GlobalOptions & Record<string, unknown> {
 }
 
 type Runner = (options: never, io: CommandIO) => Promise<number>;
+type Parsed = ParsedArgv["options"];
 
-/** The lazily imported command modules. */
+/** `hpauth emulate` flags → the emulator command's options (src/cli/commands/emulate.ts documents them). */
+export function emulateOptions(o: Parsed): RunEmulateOptions {
+  return {
+    json: o.json,
+    verbose: o.verbose,
+    ...(typeof o.host === "string" ? { host: o.host } : {}),
+    ...(typeof o.port === "number" ? { port: o.port } : {}),
+    // Emulator options may sit in the hpauth config file (an [emulator] table) or in a file of their own.
+    ...(o.config ? { config: o.config } : {}),
+    ...(o.techpulseExpiresInMs === true ? { techpulseExpiresInMillis: true } : {}),
+    ...(o.revokeFamilyOnReuse === true ? { revokeFamilyOnRefreshReuse: true } : {}),
+  };
+}
+
+/** `hpauth login` flags → the login command's options (src/cli/commands/login.ts documents them). */
+export function loginOptions(o: Parsed): RunLoginOptions {
+  const { browser: _b, paste: _p, port: _o, import: _i, importTokens: _t, timeout: _m, ...global } = o;
+  return {
+    ...global,
+    browser: o.browser !== false,
+    ...(o.paste === true ? { paste: true } : {}),
+    ...(typeof o.port === "number" ? { port: o.port } : {}),
+    ...(typeof o.import === "string" ? { import: o.import } : {}),
+    ...(o.importTokens === true ? { importTokens: true } : {}),
+    ...(typeof o.timeout === "number" ? { timeout: o.timeout } : {}),
+  };
+}
+
+/** The lazily imported command modules: a command's dependencies load only when it runs. */
 const COMMANDS: Record<string, () => Promise<Runner>> = {
   token: async () => (await import("./commands/token.js")).runToken,
   header: async () => (await import("./commands/token.js")).runHeader,
@@ -319,8 +374,14 @@ const COMMANDS: Record<string, () => Promise<Runner>> = {
   logout: async () => (await import("./commands/logout.js")).runLogout,
   profiles: async () => (await import("./commands/profiles.js")).runProfiles,
   demo: async () => (await import("./commands/demo.js")).runDemo,
-  emulate: async () => (await import("./commands/emulate-adapter.js")).runEmulateCommand,
-  login: async () => (await import("./commands/login-adapter.js")).runLoginCommand,
+  emulate: async () => {
+    const { runEmulate } = await import("./commands/emulate.js");
+    return ((o: Parsed, io: CommandIO) => runEmulate(emulateOptions(o), io)) as Runner;
+  },
+  login: async () => {
+    const { runLogin } = await import("./commands/login.js");
+    return ((o: Parsed, io: CommandIO) => runLogin(loginOptions(o), io)) as Runner;
+  },
 };
 
 /** Runs the CLI with injected IO; returns the exit code. Errors are caught here, once. */
@@ -342,15 +403,26 @@ export async function main(argv: readonly string[], io: CommandIO): Promise<numb
   }
 }
 
+/**
+ * Last line of defence for messages hpauth did not build (a bug's TypeError, a library's error): besides the engine's
+ * redaction, any long unbroken run of token characters is masked, since a stray opaque token has no other shape to
+ * recognise. Not applied to HpauthErrors: the engine built and redacted those, and they name UUID-like client ids and
+ * file names that this rule would shred.
+ */
+export function redactUnknown(text: string): string {
+  return redact(text).replace(/\b[A-Za-z0-9_-]{32,}\b/g, "[redacted]");
+}
+
 /** Formats a thrown error for the user and returns the exit code. Never prints a stack. */
 export function reportError(e: unknown, io: CommandIO, json: boolean): number {
   if (io.signal.aborted && !isHpauthError(e)) {
     e = new HpauthError("CANCELLED", "Cancelled", { cause: e });
   }
+  clearProgress(io);
   if (isHpauthError(e)) {
-    const lines = [`hpauth: ${redactText(e.message)}`];
+    const lines = [`hpauth: ${redact(e.message)}`];
     if (e.retryAt) lines.push(`Retry after ${formatWhen(e.retryAt)}.`);
-    if (e.hint) lines.push(redactText(e.hint));
+    if (e.hint) lines.push(redact(e.hint));
     io.stderr.write(`${lines.join("\n")}\n`);
     if (json) io.stdout.write(`${JSON.stringify({ error: e.toJSON() })}\n`);
     return e.exitCode;
@@ -358,11 +430,11 @@ export function reportError(e: unknown, io: CommandIO, json: boolean): number {
   const name = e instanceof Error ? e.name : typeof e;
   const message = e instanceof Error ? e.message : String(e);
   io.stderr.write(
-    `hpauth: internal error: ${name}: ${redactText(message)}\nThis is a bug in hpauth; please report it with the command you ran (not your secrets).\n`,
+    `hpauth: internal error: ${name}: ${redactUnknown(message)}\nThis is a bug in hpauth; please report it with the command you ran (not your secrets).\n`,
   );
   if (json) {
     io.stdout.write(
-      `${JSON.stringify({ error: { code: "INTERNAL", category: "internal", message: redactText(message) } })}\n`,
+      `${JSON.stringify({ error: { code: "INTERNAL", category: "internal", message: redactUnknown(message) } })}\n`,
     );
   }
   return ExitCode.INTERNAL;

@@ -43,15 +43,5 @@ export interface ProfilesOptions extends GlobalOptions {
 
 export interface DemoOptions extends GlobalOptions {}
 
-export interface EmulateOptions extends GlobalOptions {
-  port?: number;
-}
-
-export interface LoginOptions extends GlobalOptions {
-  /** Print the URL instead of opening a browser. */
-  browser: boolean;
-  /** Paste the redirect URL back instead of a loopback listener. */
-  paste?: boolean;
-  /** Import an existing token pair (Aruba Central UI): refresh token from stdin. */
-  importTokens?: boolean;
-}
+// `emulate` and `login` take the option types their own modules export (RunEmulateOptions, RunLoginOptions);
+// main.ts maps flags onto them (emulateOptions, loginOptions).

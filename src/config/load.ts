@@ -158,7 +158,8 @@ export function parseConfigWith(text: string, path: string, format: ConfigFormat
         if (!isPlainObject(p)) throw invalid(path, `profile "${name}": `, "must be a table of fields");
         config.profiles[name] = normalizeProfile(p, path, name, warnings);
       }
-    } else {
+    } else if (key !== "emulator") {
+      // `emulator` belongs to `hpauth emulate --config` (its own options); anything else is a typo worth a word.
       warnings.push(`Config file ${path}: unknown top-level key "${rawKey}" ignored`);
     }
   }

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { admin, partsReady } from "./helpers.js";
+import { admin } from "./helpers.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const bin = join(root, "bin/hpauth.js");
@@ -51,7 +51,7 @@ function hpauth(args: string[], env: Record<string, string> = {}, stdin?: string
 
 type Creds = Record<string, string> & { baseUrl: string };
 
-describe.skipIf(!partsReady)("the built binary", () => {
+describe("the built binary", () => {
   let emu: { providers: Record<string, Creds>; adminUrl: string; close(): Promise<void> };
   let dir: string;
 

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { PassThrough } from "node:stream";
 import type { CommandIO } from "../../src/cli/io.js";
 
@@ -34,11 +33,6 @@ export function capture(
     controller,
   };
 }
-
-/** The engine, file store and emulator are built by other engineers in parallel; these tests need all three. */
-export const partsReady = ["src/engine/index.ts", "src/stores/file.ts", "src/emulator/index.ts"].every((p) =>
-  existsSync(new URL(`../../${p}`, import.meta.url)),
-);
 
 export async function admin(adminUrl: string, path: string, body?: unknown, method?: string): Promise<unknown> {
   const res = await fetch(new URL(path, adminUrl), {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseForms } from "../../src/cli/commands/demo-browser.js";
-import { main, reportError } from "../../src/cli/main.js";
-import { redactText } from "../../src/cli/redact.js";
+import { main, redactUnknown, reportError } from "../../src/cli/main.js";
 import { HpauthError } from "../../src/engine/errors.js";
 import { capture } from "./helpers.js";
 
@@ -76,7 +75,7 @@ describe("errors are reported once, at the top", () => {
   });
 });
 
-describe("redactText", () => {
+describe("redactUnknown (engine redaction + long opaque runs, for errors hpauth did not build)", () => {
   it.each([
     "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl",
     "Authorization: Bearer abc.def-ghi",
@@ -84,7 +83,7 @@ describe("redactText", () => {
     "client_secret=s3cr3t&x=1",
     "opaque 0123456789abcdef0123456789abcdef0123",
   ])("masks %s", (s) => {
-    const out = redactText(s);
+    const out = redactUnknown(s);
     for (const secret of [
       "eyJzdWIiOiJ4In0",
       "abc.def-ghi",
@@ -96,7 +95,7 @@ describe("redactText", () => {
     }
   });
   it("leaves ordinary text alone", () => {
-    expect(redactText("Profile gl: HTTP 503 from https://sso.example/as/token.oauth2")).toBe(
+    expect(redactUnknown("Profile gl: HTTP 503 from https://sso.example/as/token.oauth2")).toBe(
       "Profile gl: HTTP 503 from https://sso.example/as/token.oauth2",
     );
   });

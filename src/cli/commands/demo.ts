@@ -4,14 +4,15 @@
  * after moving the emulator's clock past the token's lifetime, and one protected API call each.
  */
 import { HpauthError, isHpauthError } from "../../engine/errors.js";
+import { flagGBlockedContracts } from "../../engine/inspect.js";
+import { createTokenManager } from "../../engine/manager.js";
+import { redact } from "../../engine/redact.js";
 import type { NamedProfile, ProviderId } from "../../engine/types.js";
 import { MemoryTokenStore } from "../../stores/memory.js";
-import { verboseLogger } from "../context.js";
-import { createTokenManager } from "../engine.js";
+import { clearProgress, progressEnabled, showProgress, verboseLogger } from "../context.js";
 import { painter, table, useColor } from "../format.js";
 import type { CommandIO } from "../io.js";
 import type { DemoOptions } from "../options.js";
-import { redactText } from "../redact.js";
 import { formatDuration } from "../time.js";
 import { scriptedBrowser } from "./demo-browser.js";
 
@@ -61,6 +62,12 @@ export function summarize(body: unknown): string {
   if (Array.isArray(body)) return `${body.length} item${body.length === 1 ? "" : "s"}`;
   if (body && typeof body === "object") {
     const obj = body as Record<string, unknown>;
+    // HPE Identity's entitlements: a G-blocked contract is active but not deliverable, and must be shown as such.
+    if (Array.isArray(obj.contracts)) {
+      const flagged = flagGBlockedContracts(obj.contracts as Record<string, unknown>[]);
+      const blocked = flagged.filter((c) => c.gBlocked).length;
+      return `${flagged.length} contracts${blocked ? ` (${blocked} G-blocked, not deliverable)` : ""}`;
+    }
     for (const [k, v] of Object.entries(obj)) {
       if (Array.isArray(v)) {
         const total = typeof obj.total === "number" ? obj.total : typeof obj.count === "number" ? obj.count : undefined;
@@ -81,8 +88,8 @@ interface EmulatorLike {
 
 export async function runDemo(options: DemoOptions, io: CommandIO): Promise<number> {
   const started = Date.now();
-  const progress = io.stderrIsTTY && !options.quiet && !options.json;
-  const say = (s: string) => progress && io.stderr.write(`${s}\n`);
+  const progress = progressEnabled(options, io);
+  const say = (s: string) => progress && showProgress(io, s);
   say("Starting the emulator (five identity services and their APIs on 127.0.0.1)…");
   const { startEmulator } = await import("../../emulator/index.js");
   const emu = (await startEmulator()) as unknown as EmulatorLike;
@@ -109,7 +116,7 @@ export async function runDemo(options: DemoOptions, io: CommandIO): Promise<numb
       const plan = PLAN[provider];
       const row: DemoRow = { provider, grant: plan.grant, ok: false, ms: 0 };
       rows.push(row);
-      say(`${provider}: ${plan.grant}…`);
+      say(`${provider}: ${plan.grant}, then past the token's lifetime, then its API…`);
       try {
         const creds = emu.providers[provider];
         if (!creds) throw new HpauthError("INTERNAL", `The emulator has no ${provider}`);
@@ -151,7 +158,7 @@ export async function runDemo(options: DemoOptions, io: CommandIO): Promise<numb
         } catch {
           /* not JSON: summarised by size */
         }
-        row.api_summary = redactText(summarize(parsed));
+        row.api_summary = redact(summarize(parsed));
         row.ok = res.ok && (second.source === "refresh" || second.source === "login");
         if (!res.ok) row.error = { code: "API", message: `the protected API answered HTTP ${res.status}` };
         if (!row.ok && exitCode === 0) exitCode = res.status === 401 || res.status === 403 ? 3 : 5;
@@ -159,12 +166,13 @@ export async function runDemo(options: DemoOptions, io: CommandIO): Promise<numb
         if (io.signal.aborted) throw e;
         if (exitCode === 0) exitCode = isHpauthError(e) ? e.exitCode : 1;
         row.error = isHpauthError(e)
-          ? { code: e.code, message: redactText(e.message) }
-          : { code: "INTERNAL", message: redactText(e instanceof Error ? e.message : String(e)) };
+          ? { code: e.code, message: redact(e.message) }
+          : { code: "INTERNAL", message: redact(e instanceof Error ? e.message : String(e)) };
       }
       row.ms = Date.now() - t0;
     }
   } finally {
+    clearProgress(io);
     await emu.close();
   }
 

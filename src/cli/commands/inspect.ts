@@ -3,8 +3,8 @@
  * decoded). Prints claims only: never the token, never its signature.
  */
 import { HpauthError } from "../../engine/errors.js";
-import { makeManager, openStore, resolveCliProfile } from "../context.js";
-import { decodeJwtParts, decodeZipAuthorities } from "../engine.js";
+import { decodeJwtToken, decodeZipAuthorities } from "../../engine/inspect.js";
+import { clearProgress, makeManager, openStore, resolveCliProfile } from "../context.js";
 import { table } from "../format.js";
 import type { CommandIO } from "../io.js";
 import type { InspectOptions } from "../options.js";
@@ -29,17 +29,26 @@ export interface Inspection {
   zip_authorities?: unknown;
 }
 
-export function inspectToken(token: string, now = Date.now()): Inspection {
-  const parts = decodeJwtParts(token);
-  if (!parts) return { format: "opaque", length: token.length };
-  const claims = parts.claims;
-  const out: Inspection = { format: "jwt", length: token.length, header: parts.header, claims };
-  if (typeof claims.iat === "number") out.issued_at = new Date(claims.iat * 1000).toISOString();
-  if (typeof claims.exp === "number") {
-    out.expires_at = new Date(claims.exp * 1000).toISOString();
-    out.expires_in = Math.floor(claims.exp - now / 1000);
+/** zip_authorities decoded, or a note saying why not (inspect shows what is there; it does not fail on it). */
+function zipAuthorities(value: string): unknown {
+  try {
+    return decodeZipAuthorities(value);
+  } catch {
+    return { error: "not base64-encoded gzip" };
   }
-  if (typeof claims.zip_authorities === "string") out.zip_authorities = decodeZipAuthorities(claims.zip_authorities);
+}
+
+export function inspectToken(token: string, now = Date.now()): Inspection {
+  const jwt = decodeJwtToken(token);
+  if (!jwt) return { format: "opaque", length: token.length };
+  const { header, claims } = jwt;
+  const out: Inspection = { format: "jwt", length: token.length, header, claims };
+  if (jwt.issuedAt) out.issued_at = jwt.issuedAt.toISOString();
+  if (jwt.expiresAt) {
+    out.expires_at = jwt.expiresAt.toISOString();
+    out.expires_in = Math.floor((jwt.expiresAt.getTime() - now) / 1000);
+  }
+  if (typeof claims.zip_authorities === "string") out.zip_authorities = zipAuthorities(claims.zip_authorities);
   return out;
 }
 
@@ -63,7 +72,7 @@ export async function runInspect(options: InspectOptions, io: CommandIO): Promis
       const record = await store.get(manager.key);
       const zip = record?.meta?.zip_authorities;
       if (inspection.zip_authorities === undefined && typeof zip === "string") {
-        inspection.zip_authorities = decodeZipAuthorities(zip);
+        inspection.zip_authorities = zipAuthorities(zip);
       }
       if (!inspection.expires_at) {
         inspection.expires_at = token.expiresAt.toISOString();
@@ -71,6 +80,7 @@ export async function runInspect(options: InspectOptions, io: CommandIO): Promis
       }
     } finally {
       await store.close?.();
+      clearProgress(io);
     }
   }
 

@@ -7,96 +7,65 @@ import { envName, flagName, snakeCase } from "../../config/fields.js";
 import { maskProfile, profileFromEnv, profileFromFlags, selectProfileName } from "../../config/resolve.js";
 import { removeProfile, writeProfile } from "../../config/write.js";
 import { HpauthError } from "../../engine/errors.js";
+import { providerFields, validateProfile } from "../../engine/profile.js";
+import { getProvider } from "../../engine/providers/index.js";
+import type { ProviderField } from "../../engine/providers/types.js";
 import { PROVIDER_IDS, type ProfileConfig, type ProviderId } from "../../engine/types.js";
 import { loadCliConfig, makeManager, openStore, warn } from "../context.js";
 import { table } from "../format.js";
 import type { CommandIO } from "../io.js";
 import type { ProfilesOptions } from "../options.js";
 
-interface AskField {
-  key: keyof ProfileConfig;
-  prompt: string;
-  required: boolean;
-  choices?: string[];
-  secret?: "clientSecret" | "password";
-  default?: string;
+/**
+ * Fields `profiles add` does not ask about (flags and the file still take them): transport details whose defaults
+ * are right for nearly everyone. What it does ask comes from the engine (providerFields), so a new provider or
+ * field needs no change here.
+ */
+const NOT_ASKED = new Set(["apiBaseUrl", "clientAuth", "pkce", "tokenParams", "callbackPort"]);
+
+/** Fixed choices the engine documents only in prose. */
+const GRANT_TYPES = ["client_credentials", "password", "authorization_code"];
+
+/** What to ask, in the engine's order, for one provider: secrets once (their *Env / *Command forms are offered). */
+export function promptsFor(provider: ProviderId): ProviderField[] {
+  return providerFields(provider).filter(
+    (f) => !/(Env|Command)$/.test(f.name) && !(NOT_ASKED.has(f.name) && !f.required) && f.name !== "provider",
+  );
 }
 
-/** What `profiles add` asks per provider (the fields each flow needs; see docs/cli.md). */
-export const PROVIDER_PROMPTS: Record<ProviderId, AskField[]> = {
-  techpulse: [
-    { key: "region", prompt: "Region", required: true, choices: ["us", "eu"], default: "us" },
-    { key: "clientId", prompt: "Client id", required: true },
-    { key: "clientSecret", prompt: "Client secret", required: true, secret: "clientSecret" },
-    {
-      key: "redirectUri",
-      prompt: "Registered redirect URI",
-      required: true,
-      default: "http://localhost:8765/callback",
-    },
-    {
-      key: "clientSecretCreatedAt",
-      prompt: "Date the client secret was created (YYYY-MM-DD, for expiry warnings)",
-      required: false,
-    },
-  ],
-  wxp: [
-    { key: "username", prompt: "User name", required: true },
-    { key: "password", prompt: "Password", required: true, secret: "password" },
-  ],
-  greenlake: [
-    { key: "region", prompt: "API region", required: true, choices: ["eu1", "jp1", "us1"], default: "us1" },
-    { key: "clientId", prompt: "Client id", required: true },
-    { key: "clientSecret", prompt: "Client secret", required: true, secret: "clientSecret" },
-  ],
-  "aruba-central": [
-    {
-      key: "region",
-      prompt: "Cluster",
-      required: true,
-      default: "US-1",
-      choices: [
-        "US-1",
-        "US-2",
-        "US-East1",
-        "US-West4",
-        "EU-1",
-        "EU-Central2",
-        "EU-Central3",
-        "Canada-1",
-        "China-1",
-        "APAC-1",
-        "APAC-EAST1",
-        "APAC-SOUTH1",
-        "UAE-NORTH1",
-      ],
-    },
-    { key: "customerId", prompt: "Customer id", required: true },
-    { key: "clientId", prompt: "Client id", required: true },
-    { key: "clientSecret", prompt: "Client secret", required: true, secret: "clientSecret" },
-    { key: "username", prompt: "User name", required: true },
-    { key: "password", prompt: "Password", required: true, secret: "password" },
-  ],
-  "hpe-identity": [
-    { key: "baseUrl", prompt: "Base URL (FUT/ITG/PRO environment)", required: true },
-    { key: "clientId", prompt: "Client id", required: true },
-    { key: "clientSecret", prompt: "Client secret", required: true, secret: "clientSecret" },
-  ],
-  oauth2: [
-    {
-      key: "grantType",
-      prompt: "Grant",
-      required: true,
-      choices: ["client_credentials", "password", "authorization_code"],
-      default: "client_credentials",
-    },
-    { key: "tokenUrl", prompt: "Token endpoint URL (empty to use issuer discovery)", required: false },
-    { key: "issuer", prompt: "Issuer (for discovery, if no token URL)", required: false },
-    { key: "clientId", prompt: "Client id", required: true },
-    { key: "clientSecret", prompt: "Client secret", required: false, secret: "clientSecret" },
-    { key: "scope", prompt: "Scope", required: false },
-  ],
-};
+/**
+ * The engine's verdict on a profile about to be written. Its message names fields (`clientSecret: required`); the
+ * hint adds the flags that set them, for the non-interactive form.
+ */
+function checkProfile(name: string, profile: ProfileConfig, interactive: boolean): void {
+  // At the prompt a secret may be left for later (HPAUTH_CLIENT_SECRET / HPAUTH_PASSWORD at run time, as the
+  // interview says); the other fields are still checked.
+  const later: ProfileConfig = {};
+  if (interactive && profile.provider) {
+    const required = new Set(
+      providerFields(profile.provider)
+        .filter((f) => f.required)
+        .map((f) => f.name),
+    );
+    for (const s of ["clientSecret", "password"] as const) {
+      if (required.has(s) && !hasSecret(profile, s)) later[`${s}Env`] = envName(s);
+    }
+  }
+  try {
+    validateProfile({ ...later, ...profile, name });
+  } catch (e) {
+    if (!(e instanceof HpauthError) || e.code !== "CONFIG_INVALID" || interactive) throw e;
+    const fields = [...e.message.matchAll(/^\s+- (\w+)/gm)].map((m) => m[1]!);
+    const flags = [...new Set(fields)].map((f) =>
+      f === "clientSecret" || f === "password" ? `${flagName(`${f}Env`)} (or ${flagName(`${f}Command`)})` : flagName(f),
+    );
+    throw new HpauthError("CONFIG_INVALID", e.message, {
+      ...(e.provider ? { provider: e.provider } : {}),
+      profile: name,
+      hint: flags.length ? `Give ${flags.join(", ")}; nothing was written.` : "Nothing was written.",
+    });
+  }
+}
 
 const hasSecret = (p: ProfileConfig, s: "clientSecret" | "password") =>
   p[s] !== undefined || p[`${s}Env`] !== undefined || p[`${s}Command`] !== undefined;
@@ -163,7 +132,7 @@ async function show(options: ProfilesOptions, io: CommandIO): Promise<number> {
 }
 
 async function add(options: ProfilesOptions, io: CommandIO): Promise<number> {
-  const config = await loadCliConfig(options, io);
+  const config = await loadCliConfig(options, io, { mayBeMissing: true });
   const given: ProfileConfig = { ...profileFromEnv(io.env), ...profileFromFlags(options.fields) };
   const interactive = io.stdinIsTTY && !options.nonInteractive && !options.json;
   let name = options.name;
@@ -190,24 +159,9 @@ async function add(options: ProfilesOptions, io: CommandIO): Promise<number> {
         hint: `One of ${PROVIDER_IDS.join(", ")}.`,
       });
     }
-    const missing = PROVIDER_PROMPTS[profile.provider]
-      .filter((f) => f.required && !(f.secret ? hasSecret(profile, f.secret) : profile[f.key] !== undefined))
-      .filter((f) => !(f.key === "region" && profile.baseUrl))
-      .map((f) =>
-        f.secret ? `${flagName(`${f.secret}Env`)} (or ${flagName(`${f.secret}Command`)})` : flagName(f.key),
-      );
-    if (missing.length) {
-      throw new HpauthError(
-        "CONFIG_INVALID",
-        `Profile "${name}" (${profile.provider}): missing ${missing.join(", ")}`,
-        {
-          profile: name,
-          provider: profile.provider,
-        },
-      );
-    }
   }
   if (!name) throw new HpauthError("USAGE", "A profile name is required");
+  checkProfile(name, profile, interactive);
   if (name in config.profiles && !options.quiet) warn(io, options, `Replacing profile "${name}" in ${config.path}.`);
   await writeProfile(config.path, name, profile, { makeDefault: options.makeDefault === true });
   if (options.json)
@@ -234,48 +188,59 @@ async function interview(
     if ((PROVIDER_IDS as readonly string[]).includes(v)) profile.provider = v as ProviderId;
     else io.stderr.write(`  "${v}" is not a provider.\n`);
   }
-  for (const f of PROVIDER_PROMPTS[profile.provider]) {
-    if (f.secret) {
-      if (hasSecret(profile, f.secret)) continue;
-      const label = f.secret === "password" ? "password" : "client secret";
+  const def = getProvider(profile.provider);
+  for (const f of promptsFor(profile.provider)) {
+    const key = f.name as keyof ProfileConfig;
+    if (f.name === "clientSecret" || f.name === "password") {
+      const secret = f.name;
+      if (hasSecret(profile, secret)) continue;
+      const label = secret === "password" ? "password" : "client secret";
+      io.stderr.write(`${f.description}${f.required ? "" : " (optional)"}:\n`);
       const envVar = await ask(
         rl,
         io,
-        `Environment variable holding the ${label} (recommended; empty for other options)`,
-        undefined,
+        `  Environment variable holding the ${label} (recommended; empty for other options)`,
       );
       if (envVar) {
-        profile[`${f.secret}Env`] = envVar;
+        profile[`${secret}Env`] = envVar;
         if (io.env[envVar] === undefined) io.stderr.write(`  Note: ${envVar} is not set in this shell.\n`);
         continue;
       }
-      const cmd = await ask(rl, io, `Command that prints the ${label} (e.g. a password manager; empty to skip)`);
+      const cmd = await ask(rl, io, `  Command that prints the ${label} (e.g. a password manager; empty to skip)`);
       if (cmd) {
-        profile[`${f.secret}Command`] = cmd;
+        profile[`${secret}Command`] = cmd;
         continue;
       }
       if (options.saveSecrets) {
         io.stderr.write(`  The ${label} will be stored in the config file (mode 0600).\n`);
-        const secret = await rl.question(`${f.prompt}: `, { signal: io.signal });
-        if (secret) profile[f.secret] = secret;
-      } else {
+        const value = await rl.question(`  ${label[0]!.toUpperCase()}${label.slice(1)}: `, { signal: io.signal });
+        if (value) profile[secret] = value;
+      } else if (f.required) {
         io.stderr.write(
-          `  No ${label} source saved; set ${envName(f.secret)} or add ${snakeCase(f.secret)}_env later (or rerun with --save-secrets).\n`,
+          `  No ${label} source saved; set ${envName(secret)} or add ${snakeCase(secret)}_env later (or rerun with --save-secrets).\n`,
         );
       }
       continue;
     }
-    if (profile[f.key] !== undefined) continue;
-    if (f.key === "region" && profile.baseUrl) continue;
+    if (profile[key] !== undefined) continue;
+    if (key === "region" && profile.baseUrl) continue;
+    if (key === "baseUrl" && !f.required) continue; // an override: flags only
+    const choices =
+      key === "region" && def.regions ? Object.keys(def.regions) : key === "grantType" ? GRANT_TYPES : undefined;
+    const fallback = key === "region" ? def.defaultRegion : key === "grantType" ? "client_credentials" : undefined;
+    // A region is needed when the provider has no default and no base URL was given.
+    const required = f.required || (key === "region" && !def.defaultRegion);
+    const prompt = `${f.description}${required || fallback ? "" : " (optional)"}`;
     for (;;) {
-      const v = await ask(rl, io, f.choices ? `${f.prompt} (${f.choices.join(", ")})` : f.prompt, f.default);
-      if (!v && !f.required) break;
+      const v = await ask(rl, io, choices && key !== "region" ? `${prompt} [${choices.join(", ")}]` : prompt, fallback);
+      if (!v && !required) break;
       if (!v) continue;
-      if (f.choices && !f.choices.includes(v)) {
-        io.stderr.write(`  Choose one of ${f.choices.join(", ")}.\n`);
+      const match = choices?.find((c) => c.toLowerCase() === v.toLowerCase());
+      if (choices && !match) {
+        io.stderr.write(`  Choose one of ${choices.join(", ")}.\n`);
         continue;
       }
-      (profile as Record<string, unknown>)[f.key] = v;
+      (profile as Record<string, unknown>)[key] = match ?? v;
       break;
     }
   }

@@ -3,12 +3,12 @@
  * warnings (secret age, idle Aruba refresh tokens), when Aruba allows the next login, and the last error.
  */
 import { isHpauthError } from "../../engine/errors.js";
+import { redact } from "../../engine/redact.js";
 import type { NamedProfile } from "../../engine/types.js";
 import { loadCliConfig, makeManager, openStore, resolveCliProfile } from "../context.js";
 import { painter, table, useColor } from "../format.js";
 import type { CommandIO } from "../io.js";
 import type { StatusOptions } from "../options.js";
-import { redactText } from "../redact.js";
 import { formatDuration, formatWhen } from "../time.js";
 
 interface Row {
@@ -77,12 +77,12 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
           ...(iso(s.lastRefreshAt) ? { last_refresh_at: iso(s.lastRefreshAt) } : {}),
           ...(iso(s.lastLoginAt) ? { last_login_at: iso(s.lastLoginAt) } : {}),
           ...(iso(s.nextLoginAllowedAt) ? { next_login_allowed_at: iso(s.nextLoginAllowedAt) } : {}),
-          warnings: Array.isArray(s.warnings) ? (s.warnings as unknown[]).map((w) => redactText(String(w))) : [],
+          warnings: Array.isArray(s.warnings) ? (s.warnings as unknown[]).map((w) => redact(String(w))) : [],
           ...(lastError
             ? {
                 last_error: {
                   code: lastError.code,
-                  message: redactText(lastError.message),
+                  message: redact(lastError.message),
                   ...(iso(lastError.at) ? { at: iso(lastError.at) } : {}),
                 },
               }
@@ -95,7 +95,7 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
           ...(profile.provider ? { provider: profile.provider } : {}),
           state: "invalid",
           warnings: [],
-          last_error: { code: e.code, message: redactText(e.message) },
+          last_error: { code: e.code, message: redact(e.message) },
         });
       }
     }

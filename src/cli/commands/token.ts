@@ -2,16 +2,31 @@
  * `hpauth token` / `hpauth header`: the credential-helper path. stdout holds the token (or the header line) and
  * nothing else; everything for humans goes to stderr.
  */
-import type { AccessToken } from "../../engine/types.js";
-import { makeManager, openStore, resolveCliProfile } from "../context.js";
+import type { AccessToken, InteractiveAuthorizer, NamedProfile } from "../../engine/types.js";
+import { clearProgress, makeManager, openStore, resolveCliProfile } from "../context.js";
 import type { CommandIO } from "../io.js";
 import type { HeaderOptions, TokenOptions } from "../options.js";
+
+/**
+ * A browser login when one is needed and a person is at the terminal (stdin and stderr both TTYs), as `hpauth login`
+ * would do it. The login module (loopback listener, browser launcher) is imported only then: a cached token never
+ * pays for it. Without a terminal the engine reports LOGIN_REQUIRED (exit 3) with the `hpauth login` hint.
+ */
+function terminalAuthorizer(io: CommandIO, profile: NamedProfile): InteractiveAuthorizer | undefined {
+  if (!io.stdinIsTTY || !io.stderrIsTTY) return undefined;
+  return async (request) => {
+    clearProgress(io);
+    const { createCliAuthorizer } = await import("./login.js");
+    return createCliAuthorizer({}, io, profile)(request);
+  };
+}
 
 async function obtain(options: TokenOptions, io: CommandIO): Promise<AccessToken> {
   const { profile } = await resolveCliProfile(options, io);
   const store = openStore(options, io);
   try {
-    const manager = makeManager(options, io, profile, store);
+    const authorizer = terminalAuthorizer(io, profile);
+    const manager = makeManager(options, io, profile, store, authorizer ? { authorizer } : {});
     return await manager.getToken({
       forceRefresh: options.forceRefresh === true,
       ...(options.minTtl !== undefined ? { minTtlSeconds: options.minTtl } : {}),
@@ -19,6 +34,7 @@ async function obtain(options: TokenOptions, io: CommandIO): Promise<AccessToken
     });
   } finally {
     await store.close?.();
+    clearProgress(io);
   }
 }
 
