@@ -16,6 +16,8 @@ import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const MASKED = /^\[?(redacted|masked|\*+|…|<[^>]*>)/i;
+/** `password: passwordCommand for profile …`: a field name where a value would be, not a secret. */
+const FIELD_NAME = /^(?:[a-z]+(?:[A-Z][a-z]+)+|[a-z]+(?:_[a-z]+)+)$/;
 
 /** Shapes of credentials; `group` is the secret part of the match. */
 const SHAPES = [
@@ -63,7 +65,7 @@ export function scanText(text, known = []) {
     for (const s of SHAPES) {
       for (const m of line.matchAll(s.re)) {
         const value = m[s.group] ?? "";
-        if (!value || MASKED.test(value)) continue;
+        if (!value || MASKED.test(value) || FIELD_NAME.test(value)) continue;
         hits.push({ line: i + 1, kind: s.kind, fingerprint: fingerprint(value) });
       }
     }

@@ -108,7 +108,8 @@ describe("the scanner", () => {
     const transcripts: Transcript[] = [
       { source: "fake stderr (exact)", text: `hpauth: refused client_id=abc with ${secret} oops` },
       { source: "fake log (base64)", text: `Authorization header was ${Buffer.from(secret).toString("base64")}` },
-      { source: "fake excerpt (fragment)", text: `body: {"error":"x","tok":"${jwt.slice(60, 95)}…"}` },
+      { source: "fake excerpt (fragment)", text: `body: {"error":"x","tok":"…${jwt.slice(-30)}"}` },
+      { source: "fake excerpt (cut before the signature)", text: `got ${jwt.slice(0, jwt.lastIndexOf(".") - 3)}…` },
       { source: "fake verbose (cookie shape)", text: "set-cookie: session=UnknownValue987654321; Path=/" },
       { source: "fake verbose (known cookie)", text: `cookie ${session} sent` },
       {
@@ -123,7 +124,7 @@ describe("the scanner", () => {
     const report = formatHits(hits);
     expect(report).toContain(fingerprint(secret));
     expect(report).not.toContain(secret);
-    expect(report).not.toContain(jwt.slice(60, 95));
+    expect(report).not.toContain(jwt.slice(-30));
     expect(report).not.toContain("UnknownValue987654321");
   });
 
@@ -140,6 +141,8 @@ describe("the scanner", () => {
     );
     expect(hits.map((h) => h.kind)).toEqual(["client secret"]);
     expect(scanTranscript({ source: "clean", text: "hpauth: Bearer [redacted], session=[redacted]" }, set)).toEqual([]);
+    const fieldNames = 'hpauth: password: passwordCommand for profile "wxp" failed; client_secret=client_secret_env';
+    expect(scanTranscript({ source: "field names", text: fieldNames }, set)).toEqual([]);
   });
 
   it("learns secrets from the wire: Basic credentials, Set-Cookie, CSRF header, codes and tokens", async () => {
@@ -457,6 +460,57 @@ describe("engine: every provider, every failure, nothing secret in events, error
 
 // ---- CLI level --------------------------------------------------------------------------------------------------
 
+/**
+ * A person at a browser, over plain HTTP: opens `url` (hpauth's authorization URL), signs in, presses Allow, and
+ * returns the address the browser lands on (the registered redirect URI with code and state), without following it.
+ */
+async function browse(url: URL, redirectUri: string, user: { username: string; password: string }): Promise<URL> {
+  const jar = new Map<string, string>();
+  let init: RequestInit = { method: "GET" };
+  for (let step = 0; step < 8; step++) {
+    const res = await fetch(url, {
+      ...init,
+      redirect: "manual",
+      headers: {
+        ...((init.headers as Record<string, string>) ?? {}),
+        ...(jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") } : {}),
+      },
+    });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair = ""] = c.split(";");
+      const i = pair.indexOf("=");
+      if (i > 0) {
+        jar.set(pair.slice(0, i), pair.slice(i + 1));
+        secrets.add("session cookie", pair.slice(i + 1));
+      }
+    }
+    const location = res.headers.get("location");
+    if (location) {
+      await res.body?.cancel();
+      const next = new URL(location, url);
+      if (next.href.startsWith(redirectUri)) return next;
+      url = next;
+      init = { method: "GET" };
+      continue;
+    }
+    const html = await res.text();
+    const form = /<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/.exec(html);
+    if (!form) throw new Error(`no form (HTTP ${res.status})`);
+    const body = new URLSearchParams();
+    for (const m of (form[2] ?? "").matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+      body.set(m[1] ?? "", (m[2] ?? "").replace(/&amp;/g, "&").replace(/&quot;/g, '"'));
+    }
+    if (/name="password"/.test(form[2] ?? "")) {
+      body.set("username", user.username);
+      body.set("password", user.password);
+    }
+    if (/name="decision"/.test(form[2] ?? "")) body.set("decision", "allow");
+    url = new URL(form[1] ?? "", url);
+    init = { method: "POST", body: body.toString(), headers: { "content-type": "application/x-www-form-urlencoded" } };
+  }
+  throw new Error("too many steps");
+}
+
 interface RunResult {
   code: number | null;
   out: string;
@@ -489,7 +543,13 @@ describe("CLI: every command's stdout and stderr, the config file, the emulator'
   /** One CLI run as a real process; secrets only in its environment; stdout and stderr kept for the scan. */
   async function hpauth(
     args: string[],
-    opts: { env?: Record<string, string>; stdin?: string; allowToken?: "plain" | "header" | "json" } = {},
+    opts: {
+      env?: Record<string, string>;
+      stdin?: string;
+      allowToken?: "plain" | "header" | "json";
+      /** Called with stderr as it grows; writes to stdin; the run's stdin stays open until it resolves true. */
+      interact?: (stderrSoFar: string, write: (s: string) => void) => Promise<boolean>;
+    } = {},
   ): Promise<RunResult> {
     const wireLog = join(cliDir, `wire-${++runs}.jsonl`);
     const r = await new Promise<RunResult>((resolve, reject) => {
@@ -514,12 +574,25 @@ describe("CLI: every command's stdout and stderr, the config file, the emulator'
       child.stdout.on("data", (c) => {
         out += c;
       });
+      let interacting = false;
+      let done = false;
       child.stderr.on("data", (c) => {
         err += c;
+        if (!opts.interact || interacting || done) return;
+        interacting = true;
+        opts
+          .interact(err, (s) => child.stdin.write(s))
+          .then((finished) => {
+            interacting = false;
+            if (finished) {
+              done = true;
+              child.stdin.end();
+            }
+          }, reject);
       });
       child.on("error", reject);
       child.on("close", (code) => resolve({ code, out, err }));
-      child.stdin.end(opts.stdin ?? "");
+      if (!opts.interact) child.stdin.end(opts.stdin ?? "");
     });
     const wire = await readFile(wireLog, "utf8").catch(() => "");
     for (const line of wire.split("\n").filter(Boolean)) learn(JSON.parse(line) as WireSecret);
@@ -600,6 +673,7 @@ describe("CLI: every command's stdout and stderr, the config file, the emulator'
       WXP_PASSWORD: pr.wxp.password ?? "",
       ARUBA_SECRET: pr["aruba-central"].clientSecret ?? "",
       ARUBA_PASSWORD: pr["aruba-central"].password ?? "",
+      TP_SECRET: pr.techpulse.clientSecret ?? "",
     };
   }, 60_000);
 
@@ -631,6 +705,18 @@ describe("CLI: every command's stdout and stderr, the config file, the emulator'
       p["hpe-identity"].clientId!,
       "--client-secret-env",
       "ID_SECRET",
+    ],
+    tp: (p) => [
+      "--provider",
+      "techpulse",
+      "--base-url",
+      p.techpulse.baseUrl!,
+      "--client-id",
+      p.techpulse.clientId!,
+      "--client-secret-env",
+      "TP_SECRET",
+      "--redirect-uri",
+      p.techpulse.redirectUri!,
     ],
     wxp: (p) => [
       "--provider",
@@ -746,6 +832,58 @@ describe("CLI: every command's stdout and stderr, the config file, the emulator'
       stdin: JSON.stringify({ refresh_token: "bogus-refresh-token-cli-0123456789" }),
     });
     secrets.add("refresh token", "bogus-refresh-token-cli-0123456789");
+  });
+
+  it("techpulse: login --no-browser with paste-back (a wrong-state paste first), token, refresh", async () => {
+    const tp = ready.providers.techpulse;
+    let landed: URL | undefined;
+    const r = await hpauth(["login", "-p", "tp", "--no-browser", "--verbose"], {
+      interact: async (stderr, write) => {
+        if (landed) return false;
+        const m = /(https?:\/\/127\.0\.0\.1:\d+\/oauth\/v1\/authorize\?\S+)/.exec(stderr);
+        if (!m) return false;
+        landed = await browse(new URL(m[1] ?? ""), tp.redirectUri ?? "", {
+          username: tp.username ?? "",
+          password: tp.password ?? "",
+        });
+        secrets.add("auth code", landed.searchParams.get("code"));
+        // The real code under a forged state first: refused, and (the point here) not echoed back.
+        const forged = new URL(landed);
+        forged.searchParams.set("state", "forged-state-value-0123456789");
+        write(`${forged.href}\n`);
+        await new Promise((res) => setTimeout(res, 300));
+        write(`${landed.href}\n`);
+        return true;
+      },
+    });
+    expect(r.code, r.err).toBe(0);
+    expect(landed, "the authorization URL was printed on stderr").toBeDefined();
+    await hpauth(["token", "-p", "tp", "--verbose"], { allowToken: "plain" });
+    await hpauth(["token", "-p", "tp", "--force-refresh", "--verbose"], { allowToken: "plain" });
+    await hpauth(["inspect", "-p", "tp"]);
+  });
+
+  it("a secret command that prints the secret and then fails: its output is not echoed", async () => {
+    const r = await hpauth([
+      "token",
+      "--provider",
+      "greenlake",
+      "--base-url",
+      ready.providers.greenlake.baseUrl!,
+      "--client-id",
+      ready.providers.greenlake.clientId!,
+      "--client-secret-command",
+      "printenv GL_SECRET; echo ' trailing'; exit 3",
+      "--store",
+      "memory",
+      "--verbose",
+    ]);
+    expect(r.code).not.toBe(0);
+    const r2 = await hpauth(
+      ["token", "--provider", "wxp", "--base-url", ready.providers.wxp.baseUrl!, "--username", "u", "--verbose"],
+      { env: { HPAUTH_PASSWORD_COMMAND: "printenv WXP_PASSWORD >&2; printenv WXP_PASSWORD; exit 1" } },
+    );
+    expect(r2.code).not.toBe(0);
   });
 
   it("failing runs: wrong secret, 503 faults, Aruba's login budget, revoked grant", async () => {

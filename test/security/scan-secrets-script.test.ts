@@ -76,6 +76,7 @@ describe("scripts/scan-secrets.mjs", () => {
         "hpauth: The server refused: Bearer [redacted], session=[redacted], client_secret=[redacted]",
         'curl -H "Authorization: Bearer $(hpauth token --min-ttl 300)" https://…',
         "techpulse  eyJh…(812 chars)  refreshed",
+        'hpauth: clientSecret: clientSecretCommand for profile "gl" failed (exit status 3)',
         " Test Files  40 passed (40)",
       ].join("\n"),
     );

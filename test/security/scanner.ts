@@ -96,16 +96,17 @@ function encodings(v: string): string[] {
 }
 
 /**
- * The part of a secret whose fragments identify it. A JWT's header segment is the same for every token of an issuer
- * and no secret; its payload and signature are unique to the token.
+ * The part of a secret whose fragments identify it. A JWT's header is the same for every token of an issuer, and
+ * its payload shares long runs with other tokens' (same claims at the same offsets): only the signature is unique.
+ * A JWT cut short before its signature is caught by the "JWT without signature" shape instead.
  */
 function fragmentSource(v: string): string {
-  if (/^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(v)) return v.slice(v.indexOf(".") + 1);
+  if (/^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(v)) return v.slice(v.lastIndexOf(".") + 1);
   return v;
 }
 
 const SHAPES: Array<{ kind: string; re: RegExp; group: number }> = [
-  { kind: "JWT-shaped string", re: /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, group: 0 },
+  { kind: "JWT-shaped string", re: /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)?/g, group: 0 },
   { kind: "Bearer value", re: /\bBearer\s+([A-Za-z0-9._~+/=-]{16,})/gi, group: 1 },
   { kind: "Basic credentials", re: /\bBasic\s+([A-Za-z0-9+/=]{12,})/g, group: 1 },
   { kind: "cookie value", re: /\b(?:session|csrftoken)=([^;\s"'&,\\[\]]{8,})/gi, group: 1 },
@@ -116,6 +117,14 @@ const SHAPES: Array<{ kind: string; re: RegExp; group: number }> = [
     group: 1,
   },
 ];
+
+/**
+ * A field name, not a value: `password: passwordCommand for profile "wxp" failed`. Random secrets are not camelCase
+ * or snake_case words; known secrets are matched by value anyway.
+ */
+function isFieldName(value: string): boolean {
+  return /^[a-z]+(?:[A-Z][a-z]+)+$/.test(value) || /^[a-z]+(?:_[a-z]+)+$/.test(value);
+}
 
 /** Masks anything token-like so a context excerpt can be printed. */
 function maskContext(s: string): string {
@@ -187,7 +196,7 @@ export function scanTranscript(t: Transcript, secrets: SecretSet): Hit[] {
   for (const s of SHAPES) {
     for (const m of text.matchAll(s.re)) {
       const value = m[s.group] ?? "";
-      if (!value || value.includes(SENTINEL) || /^\[?redacted/i.test(value)) continue;
+      if (!value || value.includes(SENTINEL) || /^\[?redacted/i.test(value) || isFieldName(value)) continue;
       const known = secrets.kindOf(value);
       if (known && allowedKinds.has(known)) continue;
       if (allowedKinds.size > 0 && s.kind === "JWT-shaped string") continue; // store files hold JWTs by design
