@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseArgv } from "../../src/cli/main.js";
+import { emulateOptions, loginOptions, parseArgv } from "../../src/cli/main.js";
 import { HpauthError } from "../../src/engine/errors.js";
 
 describe("parseArgv", () => {
@@ -59,6 +59,42 @@ describe("parseArgv", () => {
     const parsed = parseArgv(argv);
     expect(parsed.command).toBe(command);
     expect(parsed.options).toMatchObject(expected);
+  });
+
+  it.each([
+    [["emulate"], { json: false, verbose: false }],
+    [
+      ["emulate", "--json", "-v", "--host", "0.0.0.0", "--port", "9400", "--config", "/e.toml"],
+      { json: true, verbose: true, host: "0.0.0.0", port: 9400, config: "/e.toml" },
+    ],
+    [
+      ["emulate", "--techpulse-expires-in-ms", "--revoke-family-on-reuse"],
+      { json: false, verbose: false, techpulseExpiresInMillis: true, revokeFamilyOnRefreshReuse: true },
+    ],
+  ])("emulate %j → RunEmulateOptions %j", (argv, expected) => {
+    expect(emulateOptions(parseArgv(argv).options)).toEqual(expected);
+  });
+
+  it.each([
+    [["login"], { browser: true }],
+    [["login", "--no-browser", "--port", "8765", "--timeout", "90"], { browser: false, port: 8765, timeout: 90 }],
+    [["login", "--paste"], { browser: true, paste: true }],
+    [["login", "--import", "tok.json", "-p", "aruba"], { import: "tok.json", profile: "aruba" }],
+    [["login", "--import", "-"], { import: "-" }],
+    [["login", "--import-tokens", "--json"], { importTokens: true, json: true }],
+    [["login", "--callback-port", "9000"], { fields: { callbackPort: "9000" } }],
+  ])("login %j → RunLoginOptions %j", (argv, expected) => {
+    const o = loginOptions(parseArgv(argv).options);
+    expect(o).toMatchObject(expected);
+    if (!("port" in expected)) expect(o).not.toHaveProperty("port");
+  });
+
+  it.each([
+    [["login", "--timeout", "0"], /--timeout must be a positive number/],
+    [["login", "--port", "70000"], /--port must be/],
+    [["emulate", "--port", "x"], /--port must be/],
+  ])("%j → usage error", (argv, re) => {
+    expect(() => parseArgv(argv)).toThrow(re);
   });
 
   it("keeps profile fields out of the command options", () => {

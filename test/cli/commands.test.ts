@@ -2,7 +2,7 @@
  * Commands run in-process (main() with captured IO) against the real emulator over loopback, with a real file
  * store in a temp dir and real config files.
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -346,6 +346,59 @@ describe("commands in-process against the emulator", () => {
     expect(r.err).toMatch(/\[hpauth\]/);
     expect(r.err).not.toContain(r.out.trim());
     noSecrets(r.err);
+  });
+
+  it("progress on a terminal's stderr only, cleared before the result; none when not a terminal", async () => {
+    const p = emu.providers["aruba-central"]!;
+    await admin(emu.adminUrl, "/reset", {});
+    const c = capture({ A_SECRET: p.clientSecret!, A_PASSWORD: p.password! });
+    const io = { ...c.io, stderrIsTTY: true };
+    const code = await main(
+      [
+        "token",
+        "--provider",
+        "aruba-central",
+        "--base-url",
+        p.baseUrl,
+        "--client-id",
+        p.clientId!,
+        "--client-secret-env",
+        "A_SECRET",
+        "--username",
+        p.username!,
+        "--password-env",
+        "A_PASSWORD",
+        "--customer-id",
+        p.customerId!,
+        "--store",
+        "memory",
+      ],
+      io,
+    );
+    expect(code, c.err()).toBe(0);
+    expect(c.err()).toContain("Signing in to HPE Aruba Networking Central…");
+    // The line is erased (CR + erase-line) before the token is printed.
+    expect(c.err().endsWith("\r\x1b[2K")).toBe(true);
+    expect(c.out()).toMatch(/^\S+\n$/);
+    // The same without a terminal: nothing on stderr at all.
+    const plain = await gl(["token", "--force-refresh"]);
+    expect(plain.err).toBe("");
+  });
+
+  it("store warnings reach stderr through warn(), and --quiet silences them", async () => {
+    const store = join(dir, `loose-${n++}`);
+    await mkdir(store, { mode: 0o755 });
+    await chmod(store, 0o755);
+    const r = await gl(["token"], {}, store);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/^Warning: Token directory .* was accessible to others \(mode 0?755\); set it to 0700\.\n$/);
+    expect((await stat(store)).mode & 0o777).toBe(0o700);
+    const store2 = join(dir, `loose-${n++}`);
+    await mkdir(store2, { mode: 0o755 });
+    await chmod(store2, 0o755);
+    const q = await gl(["token", "--quiet"], {}, store2);
+    expect(q.code).toBe(0);
+    expect(q.err).toBe("");
   });
 
   it("an aborted signal cancels with exit 130", async () => {
