@@ -11,6 +11,9 @@ export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? ` ${s % 60}s` : ""}`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+  const [big, small, unit] =
+    s < 86400
+      ? [Math.floor(s / 3600), Math.floor((s % 3600) / 60), ["h", "m"]]
+      : [Math.floor(s / 86400), Math.floor((s % 86400) / 3600), ["d", "h"]];
+  return `${big}${unit[0]}${small ? ` ${small}${unit[1]}` : ""}`;
 }

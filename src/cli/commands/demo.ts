@@ -134,9 +134,11 @@ export async function runDemo(options: DemoOptions, io: CommandIO): Promise<numb
             ? { authorizer: scriptedBrowser({ username: rest.username ?? "", password: rest.password ?? "" }) }
             : {}),
         });
+        const asked = now();
         const first = await manager.getToken({ signal: io.signal });
         row.token = maskToken(first.accessToken);
-        row.lifetime_seconds = Math.round((first.expiresAt.getTime() - now()) / 1000);
+        // Measured from the request, so it reads as the lifetime the service granted (expires_in), not what is left.
+        row.lifetime_seconds = Math.round((first.expiresAt.getTime() - asked) / 1000);
         // Past the token's lifetime: the engine refreshes where the provider can, re-grants where it cannot.
         const advance = Math.max(60, row.lifetime_seconds + 60);
         await admin("/clock/advance", { seconds: advance });
@@ -186,12 +188,15 @@ export async function runDemo(options: DemoOptions, io: CommandIO): Promise<numb
       r.provider,
       r.grant,
       r.lifetime_seconds !== undefined ? formatDuration(r.lifetime_seconds) : "-",
-      r.renewal === "refresh" ? "refreshed" : r.renewal === "login" ? "new grant (no refresh)" : (r.renewal ?? "-"),
+      r.renewal === "refresh" ? "refreshed" : r.renewal === "login" ? "new grant" : (r.renewal ?? "-"),
       r.api_status !== undefined ? `${r.api_status} ${r.api_summary ?? ""}` : r.error ? paint.red(r.error.code) : "-",
       r.token ?? "-",
       `${r.ms} ms`,
     ]);
-    let out = `\n${table(["", "PROVIDER", "GRANT", "LIFETIME", "AFTER EXPIRY", "API", "TOKEN", "TIME"], body, paint)}`;
+    let out = `Each provider against the built-in emulator (127.0.0.1): a first token, the clock moved past its lifetime,
+a token again (refreshed, or a new grant where the flow has no usable refresh token), then one call to its API.
+
+${table(["", "PROVIDER", "GRANT", "LIFETIME", "PAST EXPIRY", "API", "TOKEN (MASKED)", "TIME"], body, paint)}`;
     for (const r of rows) if (r.error) out += `${paint.red("✗")} ${r.provider}: ${r.error.code}: ${r.error.message}\n`;
     out += `\n${allOk ? paint.green("All five providers worked") : paint.red("Some providers failed")} in ${((Date.now() - started) / 1000).toFixed(1)} s, against the built-in emulator. Nothing was written to disk.\n`;
     out += "Next: `hpauth emulate` to keep it running, `hpauth profiles add` to set up a real tenant.\n";
