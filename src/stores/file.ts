@@ -12,7 +12,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import lockfile from "proper-lockfile";
 import { HpauthError } from "../engine/errors.js";
 import { DEFAULT_LOCK_TIMEOUT_MS, KeyedMutex } from "./mutex.js";
-import type { LockOptions, TokenRecord, TokenStore } from "./types.js";
+import type { LockOptions, SetOptions, TokenRecord, TokenStore } from "./types.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -113,12 +113,22 @@ export class FileTokenStore implements TokenStore {
     return parsed.record;
   }
 
-  async set(key: string, record: TokenRecord): Promise<void> {
+  async set(key: string, record: TokenRecord, options: SetOptions = {}): Promise<void> {
     await this.#ensureDir();
     const holder = this.#holders.getStore()?.get(key);
-    // `released`: a task started inside fn that writes after withLock returned is an ordinary, unfenced write.
-    if (holder && !holder.released) await this.#assertStillHeld(holder);
     const file = this.#file(key);
+    // `released`: a task started inside fn that writes after withLock returned is an ordinary, unfenced write.
+    if (holder && !holder.released && !(await this.#stillHeld(holder))) {
+      const current = await this.get(key).catch(() => undefined);
+      if (!options.ifCurrent?.(current)) {
+        throw storeError(`Lost the lock on "${holder.key}" before writing; not overwriting the token record.`, {
+          hint: "This process stalled longer than the lock's stale window; retry the operation.",
+        });
+      }
+      this.#warn(
+        `The lock on "${holder.key}" was lost before writing, but the record is unchanged since it was read: saving.`,
+      );
+    }
     const existing = await this.#readPrivate(file).catch(() => undefined);
     if (existing !== undefined) {
       const parsed = parseFile(existing);
@@ -256,19 +266,12 @@ export class FileTokenStore implements TokenStore {
     }
   }
 
-  async #assertStillHeld(holder: Holder) {
-    let stillOurs = !holder.lost;
-    if (stillOurs) {
-      // Catches a takeover that proper-lockfile's next update tick would report only later.
-      stillOurs = await lockfile
-        .check(this.#file(holder.key), { lockfilePath: holder.lockPath, realpath: false, stale: this.#staleMs })
-        .catch(() => false);
-    }
-    if (!stillOurs) {
-      throw storeError(`Lost the lock on "${holder.key}" before writing; not overwriting the token record.`, {
-        hint: "This process stalled longer than the lock's stale window; retry the operation.",
-      });
-    }
+  async #stillHeld(holder: Holder): Promise<boolean> {
+    if (holder.lost) return false;
+    // Catches a takeover that proper-lockfile's next update tick would report only later.
+    return lockfile
+      .check(this.#file(holder.key), { lockfilePath: holder.lockPath, realpath: false, stale: this.#staleMs })
+      .catch(() => false);
   }
 
   #file(key: string): string {

@@ -13,6 +13,7 @@ export class MemoryTokenStore implements TokenStore {
     return raw === undefined ? undefined : (JSON.parse(raw) as TokenRecord);
   }
 
+  // No SetOptions: an in-process lock cannot be lost, so the precondition never applies.
   async set(key: string, record: TokenRecord): Promise<void> {
     this.#records.set(key, JSON.stringify(record));
   }

@@ -38,12 +38,22 @@ export interface LockOptions {
   signal?: AbortSignal;
 }
 
+export interface SetOptions {
+  /**
+   * A precondition on the record currently stored, checked when the writer's lock on the key was lost (a stall
+   * past the stale window let another process take it over). If it holds — the record is still the one the writer
+   * based its work on — the write goes ahead: refusing it would throw away the only copy of a just-rotated refresh
+   * token. If not, someone else moved on and the write is refused. Without it, a write under a lost lock is refused.
+   */
+  ifCurrent?: (current: TokenRecord | undefined) => boolean;
+}
+
 export interface TokenStore {
   /** "memory", "file", "redis", … for status output. */
   readonly kind: string;
   get(key: string): Promise<TokenRecord | undefined>;
   /** Atomic replace: a reader sees the old record or the new one, never a mix, even if the writer dies. */
-  set(key: string, record: TokenRecord): Promise<void>;
+  set(key: string, record: TokenRecord, options?: SetOptions): Promise<void>;
   delete(key: string): Promise<void>;
   list(): Promise<string[]>;
   /**

@@ -270,6 +270,32 @@ describe("lock staleness and loss", () => {
     expect(await store.withLock("k", async () => "again", { timeoutMs: 2000 })).toBe("again");
   });
 
+  it("under a lost lock, writes only when the ifCurrent precondition holds for the stored record", async () => {
+    const store = open();
+    await store.set("k", record({ updatedAt: 1, refreshToken: "rt-1" }));
+    const lockDir = store.fileFor("k").replace(/\.json$/, ".lock");
+    await store.withLock("k", async () => {
+      await rm(lockDir, { recursive: true });
+      // Unchanged since we read it: our rotated refresh token is the only valid one, keep it.
+      await store.set("k", record({ updatedAt: 2, refreshToken: "rt-2" }), {
+        ifCurrent: (cur) => cur?.refreshToken === "rt-1",
+      });
+    });
+    expect((await store.get("k"))?.refreshToken).toBe("rt-2");
+    expect(warnings.join("\n")).toMatch(/unchanged since it was read: saving/);
+    const err = await rejection(
+      store.withLock("k", async () => {
+        await rm(lockDir, { recursive: true });
+        // Someone else moved on (the stored record is no longer what we started from): refuse.
+        await store.set("k", record({ updatedAt: 3, refreshToken: "rt-x" }), {
+          ifCurrent: (cur) => cur?.refreshToken === "rt-1",
+        });
+      }),
+    );
+    expect(err.message).toMatch(/Lost the lock/);
+    expect((await store.get("k"))?.refreshToken).toBe("rt-2");
+  });
+
   it("refuses to write when the lock vanished even before the update tick noticed", async () => {
     const store = open();
     await store.set("k", record({ updatedAt: 1 }));
