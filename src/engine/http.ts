@@ -46,6 +46,11 @@ export interface HttpContext {
   secrets: () => Iterable<string | undefined>;
   emit: (e: EventInput) => void;
   signal?: AbortSignal;
+  /**
+   * Once a request is sent, wait for its answer even if `signal` aborts (cancellation then takes effect between
+   * attempts). For refreshes of rotating refresh tokens: an answer thrown away may be a rotation lost for good.
+   */
+  finishSentRequests?: boolean;
 }
 
 export interface SendOptions {
@@ -151,7 +156,7 @@ function cancelled(ctx: HttpContext): HpauthError {
 async function attemptOnce(ctx: HttpContext, url: URL, init: RequestInit, options: SendOptions) {
   const { runtime: rt, retry } = ctx;
   const timeout = AbortSignal.timeout(retry.timeoutMs);
-  const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
+  const signal = ctx.signal && !ctx.finishSentRequests ? AbortSignal.any([ctx.signal, timeout]) : timeout;
   const common = { provider: ctx.provider, profile: ctx.profile };
   let res: Response;
   let text: string;
@@ -159,7 +164,7 @@ async function attemptOnce(ctx: HttpContext, url: URL, init: RequestInit, option
     res = await rt.fetch(url, { ...init, signal, redirect: "manual" });
     text = await res.text();
   } catch (e) {
-    if (ctx.signal?.aborted) throw cancelled(ctx);
+    if (ctx.signal?.aborted && !ctx.finishSentRequests) throw cancelled(ctx);
     if (timeout.aborted) {
       throw new Transient(
         new HpauthError("TIMEOUT", `${options.what} to ${url.origin} timed out after ${retry.timeoutMs} ms`, {

@@ -361,7 +361,11 @@ export class TokenManager {
             delete rest.expiresAt;
           }
           await this.#store.set(this.key, { ...rest, updatedAt: this.#rt.now() });
-          return this.#loginLocked({ ...rest, updatedAt: this.#rt.now() }, req.signal);
+          try {
+            return await this.#loginLocked({ ...rest, updatedAt: this.#rt.now() }, req.signal);
+          } catch (e3) {
+            throw this.#explainDeadGrant(e3);
+          }
         }
       }
       return this.#loginLocked(rec, req.signal);
@@ -378,7 +382,10 @@ export class TokenManager {
     this.#remember(rec.refreshToken);
     const started = this.#rt.now();
     try {
-      const set = await refresh.call(this.#def, this.#flowContext(signal), rec.refreshToken);
+      const ctx = this.#flowContext(signal);
+      // A refresh that reached the server may have rotated the refresh token: Ctrl-C must not throw its answer away.
+      ctx.http.finishSentRequests = true;
+      const set = await refresh.call(this.#def, ctx, rec.refreshToken);
       // Rotation: the new refresh token is written before anyone sees the new access token.
       const saved = await this.#persist(set, "refresh", rec, extra);
       this.#emit({
@@ -423,6 +430,25 @@ export class TokenManager {
       await this.#recordError(e);
       throw e;
     }
+  }
+
+  /**
+   * A login that could not replace a dead grant says why the grant died, not only why the login is refused: the
+   * user otherwise sees "one login per 30 minutes" with no idea that the refresh token was the problem.
+   */
+  #explainDeadGrant(e: unknown): unknown {
+    if (!isHpauthError(e) || (e.code !== "LOGIN_BUDGET_EXHAUSTED" && e.code !== "LOGIN_REQUIRED")) return e;
+    return new HpauthError(
+      e.code,
+      `The stored refresh token was refused by ${this.#def.title} (revoked, expired, or already used by a refresh whose answer never arrived — e.g. a process killed mid-refresh). ${e.message}`,
+      {
+        ...(e.hint ? { hint: e.hint } : {}),
+        ...(e.retryAt ? { retryAt: e.retryAt } : {}),
+        provider: this.profile.provider,
+        profile: this.profile.name,
+        cause: e,
+      },
+    );
   }
 
   /** Claims Aruba's login budget in the store BEFORE step 1, so a crash mid-login cannot let a second login through. */
@@ -523,7 +549,11 @@ export class TokenManager {
     };
     if (Object.keys(meta).length > 0) record.meta = meta;
     try {
-      await this.#store.set(this.key, record);
+      // Should our lock have been lost (a stall past its stale window), the store still saves this record if the
+      // stored one is what we started from: it is then the only copy of a possibly just-rotated refresh token.
+      await this.#store.set(this.key, record, {
+        ifCurrent: (cur) => cur?.accessToken === prev?.accessToken && cur?.refreshToken === prev?.refreshToken,
+      });
     } catch (e) {
       throw new HpauthError(
         "STORE_ERROR",
