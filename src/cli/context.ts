@@ -111,11 +111,11 @@ export function makeManager(
   io: CommandIO,
   profile: NamedProfile,
   store: TokenStore,
-  extra: { authorizer?: InteractiveAuthorizer } = {},
+  extra: { authorizer?: InteractiveAuthorizer; onEvent?: (e: EngineEvent) => void } = {},
 ): TokenManager {
   const verbose = verboseLogger(options, io);
   const progress = progressEnabled(options, io);
-  const onEvent = verbose
+  const display = verbose
     ? verbose
     : progress
       ? (e: EngineEvent) => {
@@ -123,6 +123,14 @@ export function makeManager(
           if (text) showProgress(io, text);
         }
       : undefined;
+  const own = extra.onEvent;
+  const onEvent =
+    display && own
+      ? (e: EngineEvent) => {
+          display(e);
+          own(e);
+        }
+      : (display ?? own);
   return createTokenManager({
     profile,
     store,

@@ -21,11 +21,11 @@ import type { Readable } from "node:stream";
 import { HpauthError } from "../../engine/errors.js";
 import { createLoopbackAuthorizer, DEFAULT_LOGIN_TIMEOUT_MS } from "../../engine/login/authorizer.js";
 import { parseImportedTokens } from "../../engine/login/import.js";
-import type { AccessToken, InteractiveAuthorizer, NamedProfile } from "../../engine/types.js";
-import type { TokenStore } from "../../stores/types.js";
+import type { AccessToken, EngineEvent, InteractiveAuthorizer, NamedProfile } from "../../engine/types.js";
 import { makeManager, openStore, resolveCliProfile } from "../context.js";
 import type { CommandIO } from "../io.js";
 import type { GlobalOptions } from "../options.js";
+import { progressEnabled } from "../progress.js";
 
 export interface RunLoginOptions extends GlobalOptions {
   browser?: boolean;
@@ -73,56 +73,6 @@ export function createCliAuthorizer(
     timeoutMs: options.timeout !== undefined ? Math.round(options.timeout * 1000) : DEFAULT_LOGIN_TIMEOUT_MS,
     ...(port !== undefined ? { port } : {}),
     ...(extra.openBrowser ? { openBrowser: extra.openBrowser } : {}),
-  });
-}
-
-/** Thrown inside the lock when another process finished this very login while we waited for it. */
-class LoggedInMeanwhile extends Error {}
-
-/**
- * The store as the engine sees it, with two additions for `hpauth login`:
- * - a lock held by someone else for more than a moment is announced: another process is in the middle of the same
- *   login (or a refresh), and this one waits for its result;
- * - when the lock on the credential is finally ours and the record shows a login that finished after this command
- *   started, that login was someone else's answer to the same request: the engine's login is not run again (a
- *   second browser tab for the same person), and the command reports the fresh token instead.
- * A Proxy, so a store's own extra methods stay reachable.
- */
-export function loginAwareStore(
-  store: TokenStore,
-  options: { onWait: () => void; credentialKey: () => string | undefined; startedAt: number; afterMs?: number },
-): TokenStore {
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      if (prop !== "withLock") {
-        const v = Reflect.get(target, prop, receiver);
-        return typeof v === "function" ? v.bind(target) : v;
-      }
-      return async <T>(key: string, fn: () => Promise<T>, lockOptions?: Parameters<TokenStore["withLock"]>[2]) => {
-        let entered = false;
-        const timer = setTimeout(() => {
-          if (!entered) options.onWait();
-        }, options.afterMs ?? 400);
-        try {
-          return await target.withLock(
-            key,
-            async () => {
-              entered = true;
-              clearTimeout(timer);
-              if (key === options.credentialKey()) {
-                const rec = await target.get(key);
-                if (rec?.lastLoginAt !== undefined && rec.lastLoginAt >= options.startedAt)
-                  throw new LoggedInMeanwhile();
-              }
-              return fn();
-            },
-            lockOptions,
-          );
-        } finally {
-          clearTimeout(timer);
-        }
-      };
-    },
   });
 }
 
@@ -189,45 +139,38 @@ export async function runLogin(options: RunLoginOptions, io: CommandIO): Promise
     importSource !== undefined ? parseImportedTokens(await readImport(importSource, io), startedAt) : undefined;
 
   const { profile } = await resolveCliProfile(options, io);
-  const raw = openStore(options, io);
+  const store = openStore(options, io);
   let announced = false;
-  let key: string | undefined;
-  const store = loginAwareStore(raw, {
-    startedAt,
-    // An import replaces the tokens whatever happened meanwhile; only a login defers to a concurrent one.
-    credentialKey: () => (imported ? undefined : key),
-    onWait: () => {
-      if (announced || options.quiet) return;
-      announced = true;
-      io.stderr.write(`Waiting for another hpauth login of profile ${profile.name} to finish…\n`);
-    },
-  });
+  // Another process holds this credential's lock: most likely the same login in progress, whose result we take.
+  // On a terminal the progress line says so; otherwise one plain line.
+  const onEvent = (e: EngineEvent) => {
+    if (e.type !== "lock_wait" || announced || options.quiet || progressEnabled(options, io)) return;
+    announced = true;
+    io.stderr.write(`Waiting for another hpauth login of profile ${profile.name} to finish…\n`);
+  };
   try {
     if (imported) {
-      const manager = makeManager(options, io, profile, store);
+      const manager = makeManager(options, io, profile, store, { onEvent });
       const token = await manager.importTokens(imported);
       report(options, io, token, "Imported tokens; they will be kept alive by refresh");
       return 0;
     }
     const interactive = needsBrowser(profile);
-    const manager = makeManager(
+    const manager = makeManager(options, io, profile, store, {
+      onEvent,
+      ...(interactive ? { authorizer: createCliAuthorizer(options, io, profile) } : {}),
+    });
+    // A login another process finished after we started is its answer to the same request: one tab, not N.
+    const token = await manager.login({ signal: io.signal, unlessLoggedInSince: startedAt });
+    const joined = token.source === "cache";
+    report(
       options,
       io,
-      profile,
-      store,
-      interactive ? { authorizer: createCliAuthorizer(options, io, profile) } : {},
+      token,
+      joined ? "Logged in by another hpauth process meanwhile" : interactive ? "Logged in" : "New grant obtained",
     );
-    key = manager.key;
-    try {
-      const token = await manager.login({ signal: io.signal });
-      report(options, io, token, interactive ? "Logged in" : "New grant obtained");
-    } catch (e) {
-      if (!(e instanceof LoggedInMeanwhile)) throw e;
-      const token = await manager.getToken({ signal: io.signal });
-      report(options, io, token, "Logged in by another hpauth process meanwhile");
-    }
     return 0;
   } finally {
-    await raw.close?.();
+    await store.close?.();
   }
 }
