@@ -828,6 +828,12 @@ describe("CLI: every command's stdout and stderr, the config file, the emulator'
       stdin: JSON.stringify({ refresh_token: rotated }),
     });
     expect(r.code, r.err).toBe(0);
+    // A token file cut short: JSON.parse's message quotes the input it choked on; hpauth's must not.
+    const cut = await hpauth(["login", ...flags, "--import", "-"], {
+      stdin: `{"access_token": "${rotated}", "refresh_token": "${rotated}"`,
+    });
+    expect(cut.code).toBe(2);
+    await hpauth(["login", ...flags, "--import", "-"], { stdin: JSON.stringify({ refresh_token: 42, x: rotated }) });
     await hpauth(["login", ...flags, "--import-tokens"], {
       stdin: JSON.stringify({ refresh_token: "bogus-refresh-token-cli-0123456789" }),
     });
