@@ -24,7 +24,9 @@ const code = await main(process.argv.slice(2), {
   env: process.env,
   signal: controller.signal,
 });
-const exitCode = signalled && code === ExitCode.OK ? ExitCode.CANCELLED : code;
+// A command interrupted mid-work throws CANCELLED (→ 130); one that returns 0 after a signal treated it as its normal
+// end (`emulate` stopped by SIGTERM from docker stop or a CI teardown) or finished what it had started.
+const exitCode = code;
 // Exit explicitly: keep-alive sockets or a lingering timer in a dependency must not hold a finished command open.
 // Wait for stdout to drain first so a piped token is never cut short.
 process.stdout.write("", () => process.exit(exitCode));

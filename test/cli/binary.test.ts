@@ -266,8 +266,8 @@ describe("the built binary", () => {
     } finally {
       child.kill("SIGTERM");
     }
-    // Stopped by a signal: the documented "cancelled" code, and the ports closed.
-    expect(await exited).toBe(130);
+    // A signal is how the emulator is meant to stop (docker stop, CI teardown): a clean exit, ports closed.
+    expect(await exited).toBe(0);
   });
 
   it("login: a forced new grant reported without the token; bad flags are usage errors", async () => {
