@@ -846,7 +846,7 @@ describe("CLI: every command's stdout and stderr, the config file, the emulator'
     const r = await hpauth(["login", "-p", "tp", "--no-browser", "--verbose"], {
       interact: async (stderr, write) => {
         if (landed) return false;
-        const m = /(https?:\/\/127\.0\.0\.1:\d+\/oauth\/v1\/authorize\?\S+)/.exec(stderr);
+        const m = /(https?:\/\/127\.0\.0\.1:\d+\/oauth\/v1\/authorize\?\S+)\s/.exec(stderr); // whole: a chunk may end mid-URL
         if (!m) return false;
         landed = await browse(new URL(m[1] ?? ""), tp.redirectUri ?? "", {
           username: tp.username ?? "",
