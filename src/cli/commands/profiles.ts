@@ -37,10 +37,16 @@ export function promptsFor(provider: ProviderId): ProviderField[] {
  * The engine's verdict on a profile about to be written. Its message names fields (`clientSecret: required`); the
  * hint adds the flags that set them, for the non-interactive form.
  */
-function checkProfile(name: string, profile: ProfileConfig, interactive: boolean): void {
+function checkProfile(
+  name: string,
+  profile: ProfileConfig,
+  interactive: boolean,
+  deferred: ReadonlySet<string> = new Set(),
+): void {
   // At the prompt a secret may be left for later (HPAUTH_CLIENT_SECRET / HPAUTH_PASSWORD at run time, as the
-  // interview says); the other fields are still checked.
+  // interview says), and so may an inline secret that was not saved; the other fields are still checked.
   const later: ProfileConfig = {};
+  for (const s of ["clientSecret", "password"] as const) if (deferred.has(s)) later[`${s}Env`] = envName(s);
   if (interactive && profile.provider) {
     const required = new Set(
       providerFields(profile.provider)
@@ -134,6 +140,22 @@ async function show(options: ProfilesOptions, io: CommandIO): Promise<number> {
 async function add(options: ProfilesOptions, io: CommandIO): Promise<number> {
   const config = await loadCliConfig(options, io, { mayBeMissing: true });
   const given: ProfileConfig = { ...profileFromEnv(io.env), ...profileFromFlags(options.fields) };
+  // A secret given inline (HPAUTH_CLIENT_SECRET, --client-secret, …) is for this run: it goes into the file only
+  // with --save-secrets. Saved profiles reference secrets by environment variable or command instead.
+  const deferred = new Set<string>();
+  if (!options.saveSecrets) {
+    for (const s of ["clientSecret", "password"] as const) {
+      if (given[s] === undefined) continue;
+      delete given[s];
+      deferred.add(s);
+      const label = s === "password" ? "password" : "client secret";
+      warn(
+        io,
+        options,
+        `Not saving the ${label} given inline: at run time give it again (${envName(s)}), or save a reference with ${flagName(`${s}Env`)} NAME or ${flagName(`${s}Command`)} CMD (or store it with --save-secrets).`,
+      );
+    }
+  }
   const interactive = io.stdinIsTTY && !options.nonInteractive && !options.json;
   let name = options.name;
   let profile: ProfileConfig;
@@ -161,7 +183,7 @@ async function add(options: ProfilesOptions, io: CommandIO): Promise<number> {
     }
   }
   if (!name) throw new HpauthError("USAGE", "A profile name is required");
-  checkProfile(name, profile, interactive);
+  checkProfile(name, profile, interactive, deferred);
   if (name in config.profiles && !options.quiet) warn(io, options, `Replacing profile "${name}" in ${config.path}.`);
   await writeProfile(config.path, name, profile, { makeDefault: options.makeDefault === true });
   if (options.json)
