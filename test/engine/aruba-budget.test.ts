@@ -1,19 +1,10 @@
 /** Aruba Central's one-login-per-client-id-per-30-minutes budget, kept in the store across managers and profiles. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createTokenManager } from "../../src/engine/manager.js";
 import { MemoryTokenStore } from "../../src/stores/memory.js";
-import { type Harness, startHarness } from "./helpers.js";
+import { useHarness } from "./helpers.js";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(async () => {
-  await h.reset();
-});
+const h = useHarness();
 
 describe("aruba-central login budget", () => {
   it("a second login inside 30 minutes is refused locally with retryAt, across profiles sharing the store", async () => {

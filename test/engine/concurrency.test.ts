@@ -1,16 +1,10 @@
 /** 1000 concurrent getToken() callers on an expired token cause exactly one refresh (emulator counters). */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createTokenManager } from "../../src/engine/manager.js";
 import { MemoryTokenStore } from "../../src/stores/memory.js";
-import { type Harness, startHarness } from "./helpers.js";
+import { useHarness } from "./helpers.js";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
+const h = useHarness({}, { reset: false });
 
 describe("single flight", () => {
   it("1000 callers on one manager, expired token: one refresh", async () => {

@@ -1,17 +1,8 @@
 /** Transient failures are retried (bounded, backoff recorded), others are not; counted with the emulator's counters. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { useHarness } from "./helpers.js";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(async () => {
-  await h.reset();
-});
+const h = useHarness();
 
 const FAST = { retry: { attempts: 3, timeoutMs: 400, baseDelayMs: 100 } };
 

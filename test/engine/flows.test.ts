@@ -1,20 +1,11 @@
 /** Each provider end to end against the emulator over real HTTP: grants, refresh + rotation, re-login, margins, 401s. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { HpauthError } from "../../src/engine/errors.js";
 import { createTokenManager } from "../../src/engine/manager.js";
 import { MemoryTokenStore } from "../../src/stores/memory.js";
-import { type EmuProvider, type Harness, startHarness } from "./helpers.js";
+import { type EmuProvider, useHarness } from "./helpers.js";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness({ techpulseExpiresInMillis: true });
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(async () => {
-  await h.reset();
-});
+const h = useHarness({ techpulseExpiresInMillis: true });
 
 const API: Record<string, { path: string; method: string }> = {
   techpulse: { path: "/analytics/v1/reports/hwinv/deviceType/type/graph", method: "POST" },

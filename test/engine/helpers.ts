@@ -1,4 +1,5 @@
 /** Shared test plumbing for the engine: the emulator with a clock the engine can follow, a scripted browser user. */
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { type Emulator, type EmulatorOptions, startEmulator } from "../../src/emulator/index.js";
 import type { TokenManagerOptions } from "../../src/engine/manager.js";
 import { createTokenManager } from "../../src/engine/manager.js";
@@ -168,4 +169,29 @@ export function emulatorUser(
     }
     throw new Error("too many steps");
   };
+}
+
+/**
+ * One emulator harness for a test file: started before its tests, closed after, and (unless `reset: false`)
+ * reset before each test. The returned object forwards to the harness once it is running.
+ */
+export function useHarness(options: EmulatorOptions = {}, { reset = true }: { reset?: boolean } = {}): Harness {
+  let current: Harness | undefined;
+  beforeAll(async () => {
+    current = await startHarness(options);
+  });
+  afterAll(async () => {
+    await current?.close();
+  });
+  if (reset) {
+    beforeEach(async () => {
+      await current!.reset();
+    });
+  }
+  return new Proxy({} as Harness, {
+    get: (_, prop) => {
+      if (!current) throw new Error("the harness is used before beforeAll started it");
+      return Reflect.get(current, prop);
+    },
+  });
 }

@@ -3,20 +3,11 @@
  * the server has already rotated, so the old refresh token in the store is dead. Ctrl-C mid-refresh waits for
  * the answer and saves it; the next caller is served without a new login.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createTokenManager } from "../../src/engine/manager.js";
-import { type Harness, startHarness } from "./helpers.js";
+import { useHarness } from "./helpers.js";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(async () => {
-  await h.reset();
-});
+const h = useHarness();
 
 describe("interrupted refresh", () => {
   it("an abort while the Aruba refresh is in flight keeps the rotated refresh token; no login follows", async () => {

@@ -1,19 +1,10 @@
 /** login({ unlessLoggedInSince }): N callers asking for the same new grant at once get one grant between them. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createTokenManager } from "../../src/engine/manager.js";
 import { MemoryTokenStore } from "../../src/stores/memory.js";
-import { type Harness, startHarness } from "./helpers.js";
+import { useHarness } from "./helpers.js";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(async () => {
-  await h.reset();
-});
+const h = useHarness();
 
 describe("login joining", () => {
   it("concurrent logins since the same moment cause one grant; without the option each logs in", async () => {

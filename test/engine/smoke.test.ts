@@ -1,13 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { useHarness } from "./helpers.js";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
+const h = useHarness({}, { reset: false });
 
 describe("smoke", () => {
   it.each(["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity"] as const)(
