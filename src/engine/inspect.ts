@@ -28,10 +28,8 @@ export function decodeJwtToken(token: string): DecodedJwt | undefined {
   }
 }
 
-/** Epoch ms of a JWT's `exp`, or undefined. */
-export function jwtExpiry(token: string): number | undefined {
-  return decodeJwtToken(token)?.expiresAt?.getTime();
-}
+// The engine's own `exp` reader, jose-free so the token path need not load jose; re-exported for library users.
+export { jwtExpiry } from "./jwt.js";
 
 /**
  * HPE Identity's `zip_authorities`: base64 of gzip (starts `H4sI`). Returns the parsed JSON when the content is

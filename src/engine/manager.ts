@@ -11,7 +11,7 @@ import { MemoryTokenStore } from "../stores/memory.js";
 import type { TokenRecord, TokenStore } from "../stores/types.js";
 import { HpauthError, isHpauthError } from "./errors.js";
 import { DEFAULT_RETRY, type EventInput, type HttpContext, type RetryPolicy } from "./http.js";
-import { jwtExpiry } from "./inspect.js";
+import { jwtExpiry } from "./jwt.js";
 import { credentialKey, loginBudgetKey, validateProfile } from "./profile.js";
 import { getProvider } from "./providers/index.js";
 import type { FlowContext, ProviderDefinition, ResolvedProfile, TokenSet } from "./providers/types.js";

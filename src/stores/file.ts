@@ -9,9 +9,19 @@ import { constants as fsConstants } from "node:fs";
 import { chmod, copyFile, mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { posix, win32 } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import lockfile from "proper-lockfile";
 import { HpauthError } from "../engine/errors.js";
 import { DEFAULT_LOCK_TIMEOUT_MS, KeyedMutex } from "./mutex.js";
+
+// proper-lockfile (with graceful-fs, retry, signal-exit) costs several ms to load, and a cached token read takes no
+// lock: loaded on the first withLock() only.
+let lockfileModule: Promise<typeof import("proper-lockfile")> | undefined;
+const loadLockfile = () => {
+  lockfileModule ??= import("proper-lockfile").then(
+    (m) => (m as { default?: typeof import("proper-lockfile") }).default ?? m,
+  );
+  return lockfileModule;
+};
+
 import type { LockOptions, SetOptions, TokenRecord, TokenStore } from "./types.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -225,6 +235,7 @@ export class FileTokenStore implements TokenStore {
   }
 
   async #acquire(holder: Holder, deadline: number, timeoutMs: number, signal?: AbortSignal) {
+    const lockfile = await loadLockfile();
     let backoff = 20;
     for (;;) {
       if (signal?.aborted) throw cancelled();
@@ -269,7 +280,7 @@ export class FileTokenStore implements TokenStore {
   async #stillHeld(holder: Holder): Promise<boolean> {
     if (holder.lost) return false;
     // Catches a takeover that proper-lockfile's next update tick would report only later.
-    return lockfile
+    return (await loadLockfile())
       .check(this.#file(holder.key), { lockfilePath: holder.lockPath, realpath: false, stale: this.#staleMs })
       .catch(() => false);
   }

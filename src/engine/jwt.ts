@@ -1,0 +1,29 @@
+/**
+ * The one JWT claim the engine itself reads: `exp`, to cap a token's lifetime. Hand-rolled (a base64url decode and a
+ * JSON.parse) rather than jose, because the engine is on every `hpauth token` start-up path and jose costs several
+ * ms to load; `hpauth inspect` (src/engine/inspect.ts) keeps jose for the full header and claims. Nothing here
+ * verifies a signature.
+ */
+
+const B64URL = /^[A-Za-z0-9_-]+$/;
+
+/** A compact-JWS segment as a JSON object, or undefined (the same inputs jose's decoders refuse). */
+function segment(part: string | undefined): Record<string, unknown> | undefined {
+  if (!part || !B64URL.test(part)) return undefined;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Epoch ms of a JWT's `exp`, or undefined when the value is no JWT (opaque tokens are normal) or has no `exp`. */
+export function jwtExpiry(token: string): number | undefined {
+  const parts = token.split(".");
+  if (parts.length !== 3 || !segment(parts[0])) return undefined;
+  const exp = segment(parts[1])?.exp;
+  return typeof exp === "number" && Number.isFinite(exp) ? exp * 1000 : undefined;
+}
