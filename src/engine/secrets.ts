@@ -3,7 +3,6 @@
  * `op read …`, `pass show …`). The command string is configuration, not a secret; its stdout is. The command runs
  * through `/bin/sh -c` so the secret never appears in any argv, and its output never reaches an error message.
  */
-import { spawn } from "node:child_process";
 import { HpauthError } from "./errors.js";
 
 export type SecretField = "clientSecret" | "password";
@@ -62,13 +61,15 @@ export async function resolveSecret(ref: SecretRef, options: SecretResolveOption
   return runSecretCommand(ref, options, where);
 }
 
-function runSecretCommand(ref: SecretRef, options: SecretResolveOptions, where: string): Promise<string> {
+async function runSecretCommand(ref: SecretRef, options: SecretResolveOptions, where: string): Promise<string> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   const fail = (why: string) =>
     new HpauthError("SECRET_UNAVAILABLE", `${ref.field}: ${ref.field}Command${where} ${why}`, {
       hint: `Check that the command in ${ref.field}Command prints the secret on stdout and exits 0.`,
       profile: options.profile,
     });
+  // node:child_process loads only when a *Command secret is read: a cached token needs no secret at all.
+  const { spawn } = await import("node:child_process");
   return new Promise((resolve, reject) => {
     // The command string goes to sh as its script argument; it holds no secret, only how to get one.
     const child = spawn("/bin/sh", ["-c", ref.source ?? ""], {

@@ -1,0 +1,228 @@
+/**
+ * The oauth2 provider's flows (src/engine/providers/oauth2.ts holds its data and checks): oauth4webapi does the
+ * protocol (discovery, client authentication, response validation); our `send()` is its customFetch, so retries,
+ * timeouts and redaction work the same as for the vendor presets. A module of its own so that oauth4webapi loads
+ * only when a token is actually requested, never on a cached `hpauth token`.
+ */
+import * as oauth from "oauth4webapi";
+import { HpauthError } from "../errors.js";
+import { type HttpContext, send } from "../http.js";
+import { bodyExcerpt } from "../redact.js";
+import { isLoopback } from "./oauth2.js";
+import type { FlowContext, ResolvedProfile, TokenSet } from "./types.js";
+
+const discovered = new Map<string, oauth.AuthorizationServer>();
+
+function customFetch(http: HttpContext, what: string): (url: string, init: RequestInit) => Promise<Response> {
+  return async (url, init) => {
+    const res = await send(http, new URL(url), init, { what, expectJson: true });
+    return res.toResponse();
+  };
+}
+
+function requestOptions(http: HttpContext, what: string, url: string) {
+  return {
+    [oauth.customFetch]: customFetch(http, what),
+    // http:// is accepted only for loopback (validateProfile refuses it elsewhere): the emulator, local test servers.
+    ...(isLoopback(new URL(url)) ? { [oauth.allowInsecureRequests]: true } : {}),
+    ...(http.signal ? { signal: http.signal } : {}),
+  };
+}
+
+async function authorizationServer(ctx: FlowContext): Promise<oauth.AuthorizationServer> {
+  const p = ctx.profile;
+  if (!p.issuer) {
+    return {
+      issuer: p.tokenUrl ?? "",
+      token_endpoint: p.tokenUrl ?? "",
+      ...(p.authorizationUrl ? { authorization_endpoint: p.authorizationUrl } : {}),
+    };
+  }
+  const cached = discovered.get(p.issuer);
+  if (cached) return withOverrides(cached, p);
+  const issuer = new URL(p.issuer);
+  let as: oauth.AuthorizationServer | undefined;
+  let lastError: unknown;
+  // OpenID discovery first (most servers), RFC 8414 second.
+  for (const algorithm of ["oidc", "oauth2"] as const) {
+    try {
+      const res = await oauth.discoveryRequest(issuer, {
+        algorithm,
+        ...requestOptions(ctx.http, "discovery", p.issuer),
+      });
+      as = await oauth.processDiscoveryResponse(issuer, res);
+      break;
+    } catch (e) {
+      if (e instanceof HpauthError && e.category !== "network") throw e;
+      lastError = e;
+    }
+  }
+  if (!as) {
+    if (lastError instanceof HpauthError) throw lastError;
+    throw new HpauthError(
+      "INVALID_RESPONSE",
+      `Discovery failed for issuer ${issuer.origin}: ${describe(lastError, ctx.http)}`,
+      {
+        provider: p.provider,
+        profile: p.name,
+        hint: "Check `issuer`, or set tokenUrl (and authorizationUrl) explicitly.",
+        cause: lastError,
+      },
+    );
+  }
+  discovered.set(p.issuer, as);
+  return withOverrides(as, p);
+}
+
+function withOverrides(as: oauth.AuthorizationServer, p: ResolvedProfile): oauth.AuthorizationServer {
+  return {
+    ...as,
+    ...(p.tokenUrl ? { token_endpoint: p.tokenUrl } : {}),
+    ...(p.authorizationUrl ? { authorization_endpoint: p.authorizationUrl } : {}),
+  };
+}
+
+function describe(e: unknown, http: HttpContext): string {
+  if (e instanceof Error) return bodyExcerpt(e.message, http.secrets(), 200);
+  return "unknown error";
+}
+
+async function clientAuth(ctx: FlowContext): Promise<oauth.ClientAuth> {
+  switch (ctx.profile.clientAuth) {
+    case "client_secret_post":
+      return oauth.ClientSecretPost(await ctx.clientSecret());
+    case "client_secret_basic":
+      return oauth.ClientSecretBasic(await ctx.clientSecret());
+    default:
+      return oauth.None();
+  }
+}
+
+/** oauth4webapi's errors → ours, with server text redacted. */
+function mapError(e: unknown, ctx: FlowContext, kind: "login" | "refresh", what: string): never {
+  if (e instanceof HpauthError) throw e;
+  const p = ctx.profile;
+  const common = { provider: p.provider, profile: p.name, cause: e };
+  if (e instanceof oauth.ResponseBodyError) {
+    const desc = e.error_description ? `: ${bodyExcerpt(e.error_description, ctx.http.secrets(), 200)}` : "";
+    const msg = `${what} refused: HTTP ${e.status} ${e.error}${desc}`;
+    const opts = { ...common, status: e.status, oauthError: e.error.slice(0, 64) };
+    if (e.error === "invalid_client" || e.error === "unauthorized_client") {
+      throw new HpauthError("INVALID_CLIENT", msg, {
+        ...opts,
+        hint: "Check the client id, client secret and clientAuth.",
+      });
+    }
+    if (e.error === "invalid_grant") {
+      throw new HpauthError("INVALID_GRANT", msg, {
+        ...opts,
+        hint:
+          kind === "refresh"
+            ? "The refresh token is no longer accepted; a new login is needed."
+            : "Check the credentials.",
+      });
+    }
+    if (e.error === "access_denied") throw new HpauthError("ACCESS_DENIED", msg, opts);
+    throw new HpauthError(e.status === 400 || e.status === 401 ? "UNAUTHORIZED" : "INVALID_RESPONSE", msg, opts);
+  }
+  if (e instanceof oauth.WWWAuthenticateChallengeError) {
+    throw new HpauthError("INVALID_CLIENT", `${what} refused: HTTP ${e.status} (WWW-Authenticate challenge)`, {
+      ...common,
+      status: e.status,
+      hint: "Check the client id, client secret and clientAuth.",
+    });
+  }
+  throw new HpauthError("INVALID_RESPONSE", `${what}: ${describe(e, ctx.http)}`, common);
+}
+
+function toTokenSet(r: oauth.TokenEndpointResponse): TokenSet {
+  const out: TokenSet = { accessToken: r.access_token };
+  if (typeof r.expires_in === "number" && r.expires_in > 0) out.expiresIn = r.expires_in;
+  if (r.refresh_token) out.refreshToken = r.refresh_token;
+  if (r.scope) out.scope = r.scope;
+  return out;
+}
+
+export async function login(ctx: FlowContext): Promise<TokenSet> {
+  const p = ctx.profile;
+  const what = `token request (${p.grantType})`;
+  const as = await authorizationServer(ctx);
+  const client: oauth.Client = { client_id: p.clientId ?? "" };
+  const auth = await clientAuth(ctx);
+  const opts = requestOptions(ctx.http, what, as.token_endpoint ?? "");
+  const params = new URLSearchParams(p.tokenParams);
+  if (p.scope) params.set("scope", p.scope);
+  try {
+    if (p.grantType === "password") {
+      params.set("username", p.username ?? "");
+      params.set("password", await ctx.password());
+      const res = await oauth.genericTokenEndpointRequest(as, client, auth, "password", params, opts);
+      return toTokenSet(await oauth.processGenericTokenEndpointResponse(as, client, res));
+    }
+    if (p.grantType === "authorization_code") {
+      if (!ctx.authorizer) {
+        throw new HpauthError("LOGIN_REQUIRED", `Profile "${p.name}" needs a browser login`, {
+          provider: p.provider,
+          profile: p.name,
+          hint: `Run \`hpauth login --profile ${p.name}\` in a browser-capable terminal.`,
+        });
+      }
+      const authEndpoint = as.authorization_endpoint;
+      if (!authEndpoint) {
+        throw new HpauthError("CONFIG_INVALID", "authorizationUrl: the server metadata has no authorization_endpoint", {
+          provider: p.provider,
+          profile: p.name,
+        });
+      }
+      const result = await ctx.authorizer({
+        provider: p.provider,
+        profile: p.name,
+        authorizationUrl: ({ redirectUri, state, codeChallenge }) => {
+          const u = new URL(authEndpoint);
+          u.searchParams.set("client_id", p.clientId ?? "");
+          u.searchParams.set("redirect_uri", redirectUri);
+          u.searchParams.set("response_type", "code");
+          if (p.scope) u.searchParams.set("scope", p.scope);
+          u.searchParams.set("state", state);
+          if (codeChallenge) {
+            u.searchParams.set("code_challenge", codeChallenge);
+            u.searchParams.set("code_challenge_method", "S256");
+          }
+          return u;
+        },
+        ...(p.redirectUri ? { redirectUri: p.redirectUri } : {}),
+        ...(p.callbackPort ? { callbackPort: p.callbackPort } : {}),
+        pkce: p.pkce,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      });
+      const codeParams = new URLSearchParams(p.tokenParams);
+      codeParams.set("code", result.code);
+      codeParams.set("redirect_uri", result.redirectUri);
+      if (result.codeVerifier) codeParams.set("code_verifier", result.codeVerifier);
+      // The authorizer already checked state; genericTokenEndpointRequest skips oauth4webapi's callback branding.
+      const res = await oauth.genericTokenEndpointRequest(as, client, auth, "authorization_code", codeParams, opts);
+      return toTokenSet(await oauth.processGenericTokenEndpointResponse(as, client, res));
+    }
+    const res = await oauth.clientCredentialsGrantRequest(as, client, auth, params, opts);
+    return toTokenSet(await oauth.processClientCredentialsResponse(as, client, res));
+  } catch (e) {
+    mapError(e, ctx, "login", what);
+  }
+}
+
+export async function refresh(ctx: FlowContext, refreshToken: string): Promise<TokenSet> {
+  const p = ctx.profile;
+  const what = "token refresh";
+  const as = await authorizationServer(ctx);
+  const client: oauth.Client = { client_id: p.clientId ?? "" };
+  const auth = await clientAuth(ctx);
+  try {
+    const res = await oauth.refreshTokenGrantRequest(as, client, auth, refreshToken, {
+      ...requestOptions(ctx.http, what, as.token_endpoint ?? ""),
+      additionalParameters: p.tokenParams,
+    });
+    return toTokenSet(await oauth.processRefreshTokenResponse(as, client, res));
+  } catch (e) {
+    mapError(e, ctx, "refresh", what);
+  }
+}
