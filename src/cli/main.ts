@@ -1,8 +1,10 @@
 /**
  * `hpauth`: parses argv with commander into typed options, imports the one command it needs lazily (so the cached
  * `hpauth token` path does not pay for the emulator or the demo), and turns errors into exit codes once, here.
+ * A plain `hpauth token|header …` is parsed without commander (fastTokenArgv), which is then never loaded.
  */
-import { Command, CommanderError, Option } from "commander";
+import { createRequire } from "node:module";
+import type { Command } from "commander";
 import { flagName, PROFILE_FIELDS } from "../config/fields.js";
 import { ExitCode, HpauthError, isHpauthError } from "../engine/errors.js";
 import { redact } from "../engine/redact.js";
@@ -14,6 +16,24 @@ import { clearProgress } from "./progress.js";
 import { formatWhen } from "./time.js";
 
 export const VERSION = "0.1.0";
+
+type Commander = typeof import("commander");
+let commanderModule: Commander | undefined;
+
+/**
+ * commander pulls in child_process, events and streams (~20 ms) and is ~125 KB of code to compile: a cached
+ * `hpauth token`, which fastTokenArgv parses without it, should pay for neither. So main() imports it dynamically
+ * (its own chunk in the CLI bundle) only when the fast path declines; parseArgv, synchronous, takes that copy, or
+ * when called directly (tests, the unbundled tsc build) loads it from node_modules.
+ */
+function commander(): Commander {
+  commanderModule ??= createRequire(import.meta.url)("commander") as Commander;
+  return commanderModule;
+}
+
+async function loadCommander(): Promise<void> {
+  commanderModule ??= (await import("commander")) as Commander;
+}
 
 export interface ParsedArgv {
   /** `token`, `profiles`, … or `help` / `version` when commander printed text instead of choosing a command. */
@@ -53,6 +73,7 @@ function examples(lines: string[]): string {
 
 /** Builds the commander program; `onAction` receives the chosen command and its merged options. */
 function buildProgram(onAction: (command: string, options: Record<string, unknown>) => void): Command {
+  const { Command, Option } = commander();
   const program = new Command("hpauth")
     .description(
       "OAuth 2.0 access tokens for HP and HPE APIs: TechPulse, WXP, GreenLake DSCC, Aruba Central, HPE Identity.",
@@ -262,9 +283,12 @@ function parsePort(v: string): number {
 
 const GLOBAL_KEYS = new Set(["config", "profile", "json", "verbose", "quiet", "color", "store", "storeDir"]);
 
-/** argv (without node and script) → the command and its typed options. Throws HpauthError("USAGE"). */
-export function parseArgv(argv: readonly string[]): ParsedArgv {
-  let chosen: { command: string; options: Record<string, unknown> } | undefined;
+type Chosen = { command: string; options: Record<string, unknown> };
+
+/** commander's parse: the chosen command and its raw options, or the finished result for help and version. */
+function chooseWithCommander(argv: readonly string[]): Chosen | { done: ParsedArgv } {
+  const { CommanderError } = commander();
+  let chosen: Chosen | undefined;
   let out = "";
   let err = "";
   const program = buildProgram((command, options) => {
@@ -289,12 +313,13 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
   } catch (e) {
     if (isHpauthError(e)) throw e;
     if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed") return { command: "help", options: defaults(), text: out || err };
+      if (e.code === "commander.helpDisplayed")
+        return { done: { command: "help", options: defaults(), text: out || err } };
       // `hpauth` (or `hpauth profiles …`) without a command: help, but as a usage error so scripts notice.
       if (e.code === "commander.help") {
-        return { command: "help", options: { ...defaults(), usageError: true }, text: out || err };
+        return { done: { command: "help", options: { ...defaults(), usageError: true }, text: out || err } };
       }
-      if (e.code === "commander.version") return { command: "version", options: defaults(), text: out };
+      if (e.code === "commander.version") return { done: { command: "version", options: defaults(), text: out } };
       throw new HpauthError("USAGE", e.message.replace(/^error:\s*/, ""), {
         hint: "See `hpauth --help` or `hpauth <command> --help`.",
       });
@@ -303,8 +328,125 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
   }
   if (!chosen) {
     // No command: show the help (a usage error, so scripts notice).
-    return { command: "help", options: { ...defaults(), usageError: true }, text: program.helpInformation() };
+    return { done: { command: "help", options: { ...defaults(), usageError: true }, text: program.helpInformation() } };
   }
+  return chosen;
+}
+
+interface FastFlag {
+  /** commander's attribute name: camelCase of the long flag without `--` / `--no-`. */
+  key: string;
+  kind: "true" | "false" | "value" | "record" | "choice";
+  choices?: readonly string[];
+}
+
+const camel = (flag: string) =>
+  flag
+    .replace(/^--(no-)?/, "")
+    .split("-")
+    .reduce((a, w) => a + w[0]?.toUpperCase() + w.slice(1));
+
+let programFlags: Map<string, FastFlag> | undefined;
+
+/** The program-level flags buildProgram declares, in the same order (commander takes the first match). */
+function fastProgramFlags(): Map<string, FastFlag> {
+  if (programFlags) return programFlags;
+  const m = new Map<string, FastFlag>();
+  const add = (flags: string[], f: FastFlag) => {
+    for (const flag of flags) if (!m.has(flag)) m.set(flag, f);
+  };
+  add(["-c", "--config"], { key: "config", kind: "value" });
+  add(["-p", "--profile"], { key: "profile", kind: "value" });
+  add(["--json"], { key: "json", kind: "true" });
+  add(["-v", "--verbose"], { key: "verbose", kind: "true" });
+  add(["-q", "--quiet"], { key: "quiet", kind: "true" });
+  add(["--no-color"], { key: "color", kind: "false" });
+  add(["--store"], { key: "store", kind: "choice", choices: ["file", "memory"] });
+  add(["--store-dir"], { key: "storeDir", kind: "value" });
+  for (const field of PROFILE_FIELDS) {
+    const flag = flagName(field.key);
+    if (field.kind === "boolean") {
+      add([flag], { key: camel(flag), kind: "true" });
+      add([`--no-${flag.slice(2)}`], { key: camel(flag), kind: "false" });
+    } else {
+      add([flag], { key: camel(flag), kind: field.kind === "record" ? "record" : "value" });
+    }
+  }
+  programFlags = m;
+  return m;
+}
+
+/** Arguments on which commander does something other than assign an option (help, version, `--`, help command). */
+const FAST_BAIL = new Set(["-h", "--help", "-V", "--version", "--", "help"]);
+
+/**
+ * `hpauth [global flags] token|header [flags]` parsed without commander, the way commander would parse it: the
+ * program's flags are recognised anywhere (and take the next argument as their value, whatever it looks like);
+ * the first option the program does not know sends it and every later argument not taken by a program flag to the
+ * subcommand, which must know them all. Anything else — help, version, `--`, short-flag groups, an unknown or
+ * value-less flag, a bad value, a stray operand — returns undefined and commander parses it, so every error and
+ * every unusual form behaves exactly as before; test/cli/argv.test.ts checks the two parsers agree.
+ */
+export function fastTokenArgv(argv: readonly string[]): Chosen | undefined {
+  if (argv.some((a) => FAST_BAIL.has(a))) return undefined;
+  const flags = fastProgramFlags();
+  const raw: Record<string, unknown> = { json: false, verbose: false, quiet: false, color: true };
+  const operands: string[] = [];
+  const unknown: string[] = [];
+  let dest = operands;
+  for (let i = 0; i < argv.length; ) {
+    const arg = argv[i++] as string;
+    if (arg.length > 1 && arg[0] === "-") {
+      const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+      const exact = flags.get(arg);
+      const withValue = eq > 2 ? flags.get(arg.slice(0, eq)) : undefined;
+      const flag =
+        exact ?? (withValue && withValue.kind !== "true" && withValue.kind !== "false" ? withValue : undefined);
+      if (flag) {
+        if (flag.kind === "true" || flag.kind === "false") {
+          raw[flag.key] = flag.kind === "true";
+          continue;
+        }
+        const value = exact ? argv[i++] : arg.slice(eq + 1);
+        if (value === undefined) return undefined;
+        if (flag.kind === "choice" && !flag.choices?.includes(value)) return undefined;
+        raw[flag.key] = flag.kind === "record" ? [...((raw[flag.key] as string[] | undefined) ?? []), value] : value;
+        continue;
+      }
+      // `-qv`, `-pwork`: commander splits short groups; not worth mirroring.
+      if (arg[1] !== "-" && arg.length > 2) return undefined;
+      dest = unknown;
+    }
+    dest.push(arg);
+  }
+  const command = operands[0];
+  if (operands.length !== 1 || (command !== "token" && command !== "header")) return undefined;
+  raw.forceRefresh = false;
+  for (let i = 0; i < unknown.length; ) {
+    const arg = unknown[i++] as string;
+    if (arg === "--force-refresh") {
+      raw.forceRefresh = true;
+      continue;
+    }
+    if (arg !== "--min-ttl" && !arg.startsWith("--min-ttl=")) return undefined;
+    const value = arg === "--min-ttl" ? unknown[i++] : arg.slice("--min-ttl=".length);
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    // parseSeconds' rule; a bad value goes to commander for its error.
+    if (!Number.isFinite(n) || n < 0) return undefined;
+    raw.minTtl = n;
+  }
+  return { command, options: raw };
+}
+
+/**
+ * argv (without node and script) → the command and its typed options. Throws HpauthError("USAGE").
+ * `viaCommander` skips the fast path (tests compare the two).
+ */
+export function parseArgv(argv: readonly string[], viaCommander = false): ParsedArgv {
+  const picked = (viaCommander ? undefined : fastTokenArgv(argv)) ?? chooseWithCommander(argv);
+  if ("done" in picked) return picked.done;
+  const chosen = picked;
   const raw = chosen.options;
   const fields: Record<string, unknown> = {};
   const rest: Record<string, unknown> = {};
@@ -388,6 +530,7 @@ const COMMANDS: Record<string, () => Promise<Runner>> = {
 export async function main(argv: readonly string[], io: CommandIO): Promise<number> {
   const wantsJson = argv.includes("--json");
   try {
+    if (!fastTokenArgv(argv)) await loadCommander();
     const parsed = parseArgv(argv);
     if (parsed.command === "help" || parsed.command === "version") {
       // Help asked for goes to stdout; help shown because something was missing goes to stderr.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { emulateOptions, loginOptions, parseArgv } from "../../src/cli/main.js";
+import { emulateOptions, fastTokenArgv, loginOptions, parseArgv } from "../../src/cli/main.js";
 import { HpauthError } from "../../src/engine/errors.js";
 
 describe("parseArgv", () => {
@@ -136,5 +136,90 @@ describe("parseArgv", () => {
     const r = parseArgv([]);
     expect(r.command).toBe("help");
     expect(r.options.usageError).toBe(true);
+  });
+});
+
+describe("fastTokenArgv: `token` / `header` parsed without commander, exactly as commander parses them", () => {
+  const SAME: string[][] = [
+    ["token"],
+    ["header"],
+    ["token", "--json"],
+    ["--json", "token"],
+    ["-p", "work", "token"],
+    ["token", "-p", "work", "-c", "/c.toml", "-v", "-q", "--no-color"],
+    ["token", "--min-ttl", "300", "--force-refresh"],
+    ["token", "--min-ttl=0", "--json"],
+    ["token", "--min-ttl", "1.5e3"],
+    ["header", "--force-refresh", "--min-ttl", "60", "--json"],
+    ["token", "--min-ttl", "5", "--json", "-p", "x"],
+    ["token", "--min-ttl", "5", "--min-ttl", "7"],
+    ["token", "--store", "memory", "--store-dir", "/tmp/x"],
+    ["token", "--store=file", "--store-dir=/tmp/y"],
+    ["token", "--profile=work", "--config=/a=b.toml"],
+    ["-p", "a", "token", "-p", "b"],
+    ["token", "--client-id", "-starts-with-dash"],
+    ["token", "--client-id", "token"],
+    ["token", "--client-id", ""],
+    [
+      "token",
+      "--provider",
+      "greenlake",
+      "--base-url",
+      "http://127.0.0.1:1",
+      "--client-id",
+      "abc",
+      "--client-secret-env",
+      "GL_SECRET",
+      "--store-dir",
+      "/s",
+    ],
+    ["token", "--no-pkce", "--callback-port", "8765"],
+    ["token", "--pkce", "--no-pkce"],
+    ["token", "--token-params", "audience=api", "--token-params", "x=a b", "--token-params=y=1"],
+    ["token", "--min-ttl", "5", "--token-params", "a=1"],
+    ["token", "--min-ttl=", "--store-dir", "-"],
+  ];
+  it.each(SAME)("%j: fast path taken, same result as commander", (...argv) => {
+    expect(fastTokenArgv(argv)).toBeDefined();
+    expect(parseArgv(argv)).toEqual(parseArgv(argv, true));
+  });
+
+  // Everything else goes to commander, so errors and unusual forms behave as before.
+  const FALLBACK: string[][] = [
+    ["token", "--help"],
+    ["token", "-h"],
+    ["-V"],
+    ["help", "token"],
+    ["token", "--", "x"],
+    ["token", "extra"],
+    ["token", "header"],
+    ["status"],
+    ["profiles", "list"],
+    ["--min-ttl", "5", "token"],
+    ["token", "--bogus"],
+    ["token", "--min-ttl"],
+    ["token", "--min-ttl", "--json"],
+    ["token", "--min-ttl", "abc"],
+    ["token", "--min-ttl", "-5"],
+    ["token", "--force-refresh=yes"],
+    ["token", "--json=true"],
+    ["token", "--store", "redis"],
+    ["token", "-qv"],
+    ["token", "-pwork"],
+    ["token", "--client-id"],
+    ["token", "-5"],
+    [],
+  ];
+  it.each(FALLBACK)("%j: left to commander", (...argv) => {
+    expect(fastTokenArgv(argv)).toBeUndefined();
+  });
+
+  it.each([
+    [["token", "--min-ttl", "--json"], /--min-ttl/],
+    [["token", "--min-ttl", "-5"], /--min-ttl must be a number of seconds/],
+    [["token", "--force-refresh=yes"], /--force-refresh/],
+    [["token", "extra"], /too many arguments/],
+  ])("%j → the same usage error as before", (argv, re) => {
+    expect(() => parseArgv(argv)).toThrow(re);
   });
 });
