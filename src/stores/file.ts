@@ -7,6 +7,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash, randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import { chmod, copyFile, mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { homedir as osHomedir } from "node:os";
 import { posix, win32 } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { HpauthError } from "../engine/errors.js";
@@ -32,7 +33,11 @@ type Env = Readonly<Record<string, string | undefined>>;
  * XDG_CONFIG_HOME does for the config file), `%LOCALAPPDATA%\hpauth\tokens` on Windows — a per-user, non-roaming
  * location, because tokens are machine-local state, not settings to sync.
  */
-export function defaultTokenDir(env: Env, platform: NodeJS.Platform, homedir: string): string {
+export function defaultTokenDir(
+  env: Env = process.env,
+  platform: NodeJS.Platform = process.platform,
+  homedir: string = osHomedir(),
+): string {
   if (platform === "win32") {
     return win32.join(env.LOCALAPPDATA || win32.join(homedir, "AppData", "Local"), "hpauth", "tokens");
   }
