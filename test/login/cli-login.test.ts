@@ -181,9 +181,11 @@ describe("hpauth login (runLogin) against the emulator", () => {
 
   describe.skipIf(!chromiumAvailable)("paste-back with a remote browser", () => {
     let browser: Browser;
+    // biome-ignore lint/suspicious/noDuplicateTestHooks: these belong to this nested describe.skipIf block, which biome does not recognise as a describe
     beforeAll(async () => {
       browser = await launchChromium();
     });
+    // biome-ignore lint/suspicious/noDuplicateTestHooks: as above
     afterAll(async () => {
       await browser?.close();
     });
