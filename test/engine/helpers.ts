@@ -1,17 +1,11 @@
 /** Shared test plumbing for the engine: the emulator with a clock the engine can follow, a scripted browser user. */
 import { afterAll, beforeAll, beforeEach } from "vitest";
+import { scriptedBrowser } from "../../src/cli/commands/demo-browser.js";
 import { type Emulator, type EmulatorOptions, startEmulator } from "../../src/emulator/index.js";
 import type { TokenManagerOptions } from "../../src/engine/manager.js";
 import { createTokenManager } from "../../src/engine/manager.js";
 import type { Runtime } from "../../src/engine/runtime.js";
-import type {
-  AuthorizationRequest,
-  AuthorizationResult,
-  EngineEvent,
-  InteractiveAuthorizer,
-  NamedProfile,
-  ProviderId,
-} from "../../src/engine/types.js";
+import type { EngineEvent, InteractiveAuthorizer, NamedProfile, ProviderId } from "../../src/engine/types.js";
 import { MemoryTokenStore } from "../../src/stores/memory.js";
 import type { TokenStore } from "../../src/stores/types.js";
 
@@ -114,61 +108,7 @@ export function emulatorUser(
   decision: "allow" | "deny" = "allow",
 ): InteractiveAuthorizer {
   const info = emu.providers[provider];
-  return async (request: AuthorizationRequest): Promise<AuthorizationResult> => {
-    const redirectUri = request.redirectUri ?? info.redirectUri ?? "http://127.0.0.1:8765/callback";
-    const state = `st-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
-    let url = request.authorizationUrl({ redirectUri, state });
-    const jar = new Map<string, string>();
-    let init: RequestInit = { method: "GET" };
-    for (let step = 0; step < 8; step++) {
-      const res = await fetch(url, {
-        ...init,
-        redirect: "manual",
-        headers: {
-          ...((init.headers as Record<string, string>) ?? {}),
-          ...(jar.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") } : {}),
-        },
-      });
-      for (const c of res.headers.getSetCookie()) {
-        const [pair = ""] = c.split(";");
-        const i = pair.indexOf("=");
-        if (i > 0) jar.set(pair.slice(0, i), pair.slice(i + 1));
-      }
-      const location = res.headers.get("location");
-      if (location) {
-        const next = new URL(location, url);
-        await res.body?.cancel();
-        if (next.href.startsWith(redirectUri)) {
-          if (next.searchParams.get("state") !== state) throw new Error("state mismatch");
-          const code = next.searchParams.get("code");
-          if (!code) throw new Error(`no code: ${next.searchParams.get("error")}`);
-          return { code, redirectUri };
-        }
-        url = next;
-        init = { method: "GET" };
-        continue;
-      }
-      const html = await res.text();
-      const form = /<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/.exec(html);
-      if (!form) throw new Error(`no form (HTTP ${res.status})`);
-      const body = new URLSearchParams();
-      for (const m of (form[2] ?? "").matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-        body.set(m[1] ?? "", (m[2] ?? "").replace(/&amp;/g, "&").replace(/&quot;/g, '"'));
-      }
-      if (/name="password"/.test(form[2] ?? "")) {
-        body.set("username", info.username ?? "");
-        body.set("password", info.password ?? "");
-      }
-      if (/name="decision"/.test(form[2] ?? "")) body.set("decision", decision);
-      url = new URL(form[1] ?? "", url);
-      init = {
-        method: "POST",
-        body: body.toString(),
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-      };
-    }
-    throw new Error("too many steps");
-  };
+  return scriptedBrowser({ username: info.username ?? "", password: info.password ?? "", decision });
 }
 
 /**

@@ -57,6 +57,8 @@ export interface DemoUser {
   username: string;
   password: string;
   fetch?: typeof globalThis.fetch;
+  /** What to press on the consent page (the demo allows; tests also deny). */
+  decision?: "allow" | "deny";
 }
 
 export function scriptedBrowser(user: DemoUser): InteractiveAuthorizer {
@@ -111,10 +113,11 @@ export function scriptedBrowser(user: DemoUser): InteractiveAuthorizer {
         else if (/pass/i.test(name)) params.append(name, user.password);
         else params.append(name, value);
       }
-      // The consent page: press Allow (never Deny).
-      const allow =
-        form.buttons.find(([n, v]) => /allow|approve|accept|consent|yes/i.test(`${n} ${v}`)) ?? form.buttons[0];
-      if (allow) params.append(allow[0], allow[1]);
+      // The consent page: press Allow (or Deny when asked to).
+      const wanted =
+        user.decision === "deny" ? /deny|decline|reject|cancel|no\b/i : /allow|approve|accept|consent|yes/i;
+      const button = form.buttons.find(([n, v]) => wanted.test(`${n} ${v}`)) ?? form.buttons[0];
+      if (button) params.append(button[0], button[1]);
       url = new URL(form.action || url.href, url);
       method = "POST";
       body = params;
