@@ -134,11 +134,13 @@ export async function runDemo(options: DemoOptions, io: CommandIO): Promise<numb
             ? { authorizer: scriptedBrowser({ username: rest.username ?? "", password: rest.password ?? "" }) }
             : {}),
         });
-        const asked = now();
         const first = await manager.getToken({ signal: io.signal });
+        const answered = now();
         row.token = maskToken(first.accessToken);
-        // Measured from the request, so it reads as the lifetime the service granted (expires_in), not what is left.
-        row.lifetime_seconds = Math.round((first.expiresAt.getTime() - asked) / 1000);
+        // The lifetime the service granted (expires_in), not what is left: measured from the answer and rounded up,
+        // since the engine's expiry lands a few ms short of it (the request's own time), or up to a second short for a
+        // JWT, whose `exp` counts whole seconds from a floored `iat` and is never exceeded.
+        row.lifetime_seconds = Math.ceil((first.expiresAt.getTime() - answered) / 1000);
         // Past the token's lifetime: the engine refreshes where the provider can, re-grants where it cannot.
         const advance = Math.max(60, row.lifetime_seconds + 60);
         await admin("/clock/advance", { seconds: advance });
