@@ -56,11 +56,6 @@ describe.skipIf(!chromiumAvailable)(
           },
         ],
         pkce: { required: () => true },
-        // OIDC Core §11 has the server drop offline_access unless prompt=consent is asked for, and the engine's
-        // authorization request (a plain OAuth 2.0 one) sends no prompt; so refresh tokens go to any client allowed
-        // the grant, as a plain OAuth 2.0 server would do.
-        issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(grant: string): boolean }) =>
-          client.grantTypeAllowed("refresh_token"),
         rotateRefreshToken: true,
         features: { devInteractions: { enabled: true } },
         cookies: { keys: ["test-only-cookie-key-0123456789"] },
@@ -146,6 +141,8 @@ describe.skipIf(!chromiumAvailable)(
       // accepted the verifier at the code exchange, or there would be no token).
       const sent = new URL(opened[0]!.url).searchParams;
       expect(sent.get("code_challenge_method")).toBe("S256");
+      // offline_access asks for consent (OIDC Core §11), else the server would issue no refresh token.
+      expect(sent.get("prompt")).toBe("consent");
       expect(sent.get("code_challenge")).toMatch(/^[A-Za-z0-9_-]{43}$/);
       expect(sent.get("redirect_uri")).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback$/);
       expect(sent.get("scope")).toBe("openid offline_access");

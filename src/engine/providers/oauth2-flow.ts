@@ -183,6 +183,8 @@ export async function login(ctx: FlowContext): Promise<TokenSet> {
           u.searchParams.set("redirect_uri", redirectUri);
           u.searchParams.set("response_type", "code");
           if (p.scope) u.searchParams.set("scope", p.scope);
+          // OIDC Core §11: a server ignores offline_access (no refresh token) unless consent is asked for.
+          if (p.scope?.split(/\s+/).includes("offline_access")) u.searchParams.set("prompt", "consent");
           u.searchParams.set("state", state);
           if (codeChallenge) {
             u.searchParams.set("code_challenge", codeChallenge);
