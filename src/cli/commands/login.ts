@@ -26,6 +26,8 @@ import { makeManager, openStore, resolveCliProfile } from "../context.js";
 import type { CommandIO } from "../io.js";
 import type { GlobalOptions } from "../options.js";
 import { progressEnabled } from "../progress.js";
+import { formatWhen } from "../time.js";
+import { tokenJson } from "./token.js";
 
 export interface RunLoginOptions extends GlobalOptions {
   browser?: boolean;
@@ -105,30 +107,19 @@ async function readImport(source: string, io: CommandIO): Promise<string> {
   }
 }
 
-function describe(token: AccessToken, now: number): string {
-  const mins = Math.max(0, Math.round((token.expiresAt.getTime() - now) / 60_000));
-  const until = token.expiresAt.toISOString().replace(/\.\d{3}Z$/, "Z");
-  return `access token valid until ${until} (${mins} min)${token.scope ? `, scope ${token.scope}` : ""}`;
-}
-
 function report(options: RunLoginOptions, io: CommandIO, token: AccessToken, what: string): void {
   const now = Date.now();
   if (options.json) {
-    io.stdout.write(
-      `${JSON.stringify({
-        ok: true,
-        profile: token.profile,
-        provider: token.provider,
-        token_type: token.tokenType,
-        expires_at: token.expiresAt.toISOString().replace(/\.\d{3}Z$/, "Z"),
-        expires_in: Math.max(0, Math.floor((token.expiresAt.getTime() - now) / 1000)),
-        ...(token.scope !== undefined ? { scope: token.scope } : {}),
-        source: token.source,
-      })}\n`,
+    // `hpauth token --json`'s shape, without the token itself: login reports, it does not hand out.
+    const { access_token: _token, ...fields } = tokenJson(token, now);
+    io.stdout.write(`${JSON.stringify({ ok: true, ...fields })}\n`);
+  }
+  if (!options.quiet) {
+    const scope = token.scope ? `, scope ${token.scope}` : "";
+    io.stderr.write(
+      `${what} (${token.provider}, profile ${token.profile}): access token valid until ${formatWhen(token.expiresAt, now)}${scope}.\n`,
     );
   }
-  if (!options.quiet)
-    io.stderr.write(`${what} (${token.provider}, profile ${token.profile}): ${describe(token, now)}.\n`);
 }
 
 export async function runLogin(options: RunLoginOptions, io: CommandIO): Promise<number> {
