@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { admin } from "./helpers.js";
+import { admin, arubaFlags } from "./helpers.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const bin = join(root, "bin/hpauth.js");
@@ -195,26 +195,8 @@ describe("the built binary", () => {
 
   it("Aruba login budget → 4 with the time of the next attempt", async () => {
     const p = emu.providers["aruba-central"]!;
-    const env = { A_SECRET: p.clientSecret!, A_PASSWORD: p.password! };
-    const args = (store: string) => [
-      "token",
-      "--provider",
-      "aruba-central",
-      "--base-url",
-      p.baseUrl,
-      "--client-id",
-      p.clientId!,
-      "--client-secret-env",
-      "A_SECRET",
-      "--username",
-      p.username!,
-      "--password-env",
-      "A_PASSWORD",
-      "--customer-id",
-      p.customerId!,
-      "--store-dir",
-      store,
-    ];
+    const { env } = arubaFlags(p);
+    const args = (store: string) => ["token", ...arubaFlags(p).flags, "--store-dir", store];
     expect((await hpauth(args(join(dir, "a1")), env)).code).toBe(0);
     // Another host (another store dir) inside 30 minutes: the service itself refuses the second login.
     const r = await hpauth(args(join(dir, "a2")), env);
@@ -285,25 +267,8 @@ describe("the built binary", () => {
 
   it("login --import -: an Aruba token pair from stdin is kept alive by refresh, no login spent", async () => {
     const p = emu.providers["aruba-central"]!;
-    const env = { A_SECRET: p.clientSecret!, A_PASSWORD: p.password! };
-    const arubaArgs = (store: string) => [
-      "--provider",
-      "aruba-central",
-      "--base-url",
-      p.baseUrl,
-      "--client-id",
-      p.clientId!,
-      "--client-secret-env",
-      "A_SECRET",
-      "--username",
-      p.username!,
-      "--password-env",
-      "A_PASSWORD",
-      "--customer-id",
-      p.customerId!,
-      "--store-dir",
-      store,
-    ];
+    const { env } = arubaFlags(p);
+    const arubaArgs = (store: string) => [...arubaFlags(p).flags, "--store-dir", store];
     // A pair made elsewhere: here, by a login into another store (Aruba's UI download has the same fields).
     await admin(emu.adminUrl, "/reset", {});
     const source = join(dir, "imp-src");

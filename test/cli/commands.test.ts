@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
-import { admin, capture } from "./helpers.js";
+import { admin, arubaFlags, capture } from "./helpers.js";
 
 type Creds = Record<string, string> & { baseUrl: string };
 interface Emu {
@@ -307,29 +307,8 @@ describe("commands in-process against the emulator", () => {
   it("Aruba's login budget → exit 4 with the time of the next allowed login", async () => {
     const p = emu.providers["aruba-central"]!;
     const run = async (store: string) => {
-      const c = capture({ A_SECRET: p.clientSecret!, A_PASSWORD: p.password! });
-      const code = await main(
-        [
-          "token",
-          "--provider",
-          "aruba-central",
-          "--base-url",
-          p.baseUrl,
-          "--client-id",
-          p.clientId!,
-          "--client-secret-env",
-          "A_SECRET",
-          "--username",
-          p.username!,
-          "--password-env",
-          "A_PASSWORD",
-          "--customer-id",
-          p.customerId!,
-          "--store-dir",
-          store,
-        ],
-        c.io,
-      );
+      const c = capture(arubaFlags(p).env);
+      const code = await main(["token", ...arubaFlags(p).flags, "--store-dir", store], c.io);
       return { code, err: c.err(), out: c.out() };
     };
     expect((await run(join(dir, `aruba-a-${n++}`))).code).toBe(0);
@@ -351,30 +330,9 @@ describe("commands in-process against the emulator", () => {
   it("progress on a terminal's stderr only, cleared before the result; none when not a terminal", async () => {
     const p = emu.providers["aruba-central"]!;
     await admin(emu.adminUrl, "/reset", {});
-    const c = capture({ A_SECRET: p.clientSecret!, A_PASSWORD: p.password! });
+    const c = capture(arubaFlags(p).env);
     const io = { ...c.io, stderrIsTTY: true };
-    const code = await main(
-      [
-        "token",
-        "--provider",
-        "aruba-central",
-        "--base-url",
-        p.baseUrl,
-        "--client-id",
-        p.clientId!,
-        "--client-secret-env",
-        "A_SECRET",
-        "--username",
-        p.username!,
-        "--password-env",
-        "A_PASSWORD",
-        "--customer-id",
-        p.customerId!,
-        "--store",
-        "memory",
-      ],
-      io,
-    );
+    const code = await main(["token", ...arubaFlags(p).flags, "--store", "memory"], io);
     expect(code, c.err()).toBe(0);
     expect(c.err()).toContain("Signing in to HPE Aruba Networking Central…");
     // The line is erased (CR + erase-line) before the token is printed.

@@ -43,3 +43,33 @@ export async function admin(adminUrl: string, path: string, body?: unknown, meth
   if (!res.ok) throw new Error(`admin ${path}: ${res.status}`);
   return res.json().catch(() => ({}));
 }
+
+/** An Aruba Central profile as flags, its secrets by environment variable name (never in argv), and that env. */
+export function arubaFlags(p: {
+  baseUrl: string;
+  clientId?: string;
+  clientSecret?: string;
+  username?: string;
+  password?: string;
+  customerId?: string;
+}): { flags: string[]; env: Record<string, string> } {
+  return {
+    flags: [
+      "--provider",
+      "aruba-central",
+      "--base-url",
+      p.baseUrl,
+      "--client-id",
+      p.clientId!,
+      "--client-secret-env",
+      "A_SECRET",
+      "--username",
+      p.username!,
+      "--password-env",
+      "A_PASSWORD",
+      "--customer-id",
+      p.customerId!,
+    ],
+    env: { A_SECRET: p.clientSecret!, A_PASSWORD: p.password! },
+  };
+}
