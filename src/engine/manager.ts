@@ -212,13 +212,50 @@ export class TokenManager {
     });
   }
 
+  /**
+   * The API refused `rejectedToken`: returns a token to retry with. Every caller that saw the same token refused
+   * shares one refresh (in this process through the in-flight join, across processes and hosts through the store
+   * lock and the re-read under it); a caller whose rejected token was already replaced gets the newer one at once.
+   * For layers that send the request themselves (the proxy, the undici interceptor, openapi-fetch middleware):
+   * send with `getToken()`, and on `isAuthFailure(res)` call this once and retry once — never a loop.
+   */
+  async renewRejected(rejectedToken: string, opts: { signal?: AbortSignal } = {}): Promise<AccessToken> {
+    return this.#flight({
+      force: true,
+      staleToken: rejectedToken,
+      minTtlMs: 0,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  }
+
+  /**
+   * Whether an API response means the token was refused: 401, and the provider's own variants (GreenLake may answer
+   * an expired token with an HPE_GL_ERROR 400/403 body). Reads a clone of the body only for those variants.
+   */
+  async isAuthFailure(res: Pick<Response, "status" | "clone">): Promise<boolean> {
+    if (res.status === 401) return true;
+    if (this.profile.provider === "greenlake" && (res.status === 400 || res.status === 403)) {
+      const text = await res
+        .clone()
+        .text()
+        .catch(() => "");
+      return text.includes("HPE_GL_ERROR") && /expired/i.test(text);
+    }
+    return false;
+  }
+
+  /** Resolves a path against the profile's API base (or checks an absolute URL is the profile's API origin). */
+  apiUrl(input: string | URL): URL {
+    return this.#resolveUrl(input);
+  }
+
   /** fetch with the Bearer header; relative paths resolve against the API base; a 401 → one refresh, one retry. */
   async fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
     const url = this.#resolveUrl(input);
     const signal = init.signal ?? undefined;
     const token = await this.getToken(signal ? { signal } : {});
     const res = await this.#rt.fetch(url, this.#withAuth(init, token.accessToken));
-    if (!(await this.#isAuthFailure(res))) return res;
+    if (!(await this.isAuthFailure(res))) return res;
     if (!replayable(init.body)) {
       this.#emit({
         type: "unauthorized",
@@ -233,12 +270,7 @@ export class TokenManager {
       message: `HTTP ${res.status} on ${url.origin}: refreshing once and retrying`,
       status: res.status,
     });
-    const fresh = await this.#flight({
-      force: true,
-      staleToken: token.accessToken,
-      minTtlMs: 0,
-      ...(signal ? { signal } : {}),
-    });
+    const fresh = await this.renewRejected(token.accessToken, signal ? { signal } : {});
     // One retry, never a loop: whatever this answers is the caller's.
     return this.#rt.fetch(url, this.#withAuth(init, fresh.accessToken));
   }
@@ -788,19 +820,6 @@ export class TokenManager {
     const headers = new Headers(init.headers);
     headers.set("authorization", `Bearer ${accessToken}`);
     return { ...init, headers };
-  }
-
-  async #isAuthFailure(res: Response): Promise<boolean> {
-    if (res.status === 401) return true;
-    // GreenLake may answer an expired token with an HPE_GL_ERROR body instead of a plain 401.
-    if (this.profile.provider === "greenlake" && (res.status === 400 || res.status === 403)) {
-      const text = await res
-        .clone()
-        .text()
-        .catch(() => "");
-      return text.includes("HPE_GL_ERROR") && /expired/i.test(text);
-    }
-    return false;
   }
 }
 
