@@ -128,7 +128,11 @@ export type TextParser = (text: string) => unknown;
  */
 export async function loadParser(format: ConfigFormat): Promise<TextParser> {
   if (format === "toml") return (await import("smol-toml")).parse;
-  if (format === "yaml") return (await import("yaml")).parse;
+  if (format === "yaml") {
+    // yaml is CommonJS: bundled with code splitting, its dynamic import has only `default` (module.exports).
+    const m = (await import("yaml")) as typeof import("yaml") & { default?: typeof import("yaml") };
+    return (m.parse ?? m.default?.parse) as TextParser;
+  }
   return JSON.parse;
 }
 

@@ -116,6 +116,32 @@ describe("the built binary", () => {
     expect(r.ms).toBeLessThan(3000);
   });
 
+  it("config files in TOML, YAML (.yaml, .yml) and JSON work in the built CLI", async () => {
+    const p = emu.providers.greenlake!;
+    const env = { GL_SECRET: p.clientSecret! };
+    const files: Record<string, string> = {
+      "cfg.toml": `default_profile = "gl"\n[profiles.gl]\nprovider = "greenlake"\nbase_url = "${p.baseUrl}"\nclient_id = "${p.clientId}"\nclient_secret_env = "GL_SECRET"\n`,
+      "cfg.yaml": `default_profile: gl\nprofiles:\n  gl:\n    provider: greenlake\n    base_url: "${p.baseUrl}"\n    client_id: "${p.clientId}"\n    client_secret_env: GL_SECRET\n`,
+      "cfg.yml": `profiles:\n  gl:\n    provider: greenlake\n    base_url: "${p.baseUrl}"\n    clientId: "${p.clientId}"\n    clientSecretEnv: GL_SECRET\n`,
+      "cfg.json": JSON.stringify({
+        default_profile: "gl",
+        profiles: {
+          gl: { provider: "greenlake", base_url: p.baseUrl, client_id: p.clientId, client_secret_env: "GL_SECRET" },
+        },
+      }),
+    };
+    for (const [name, text] of Object.entries(files)) {
+      const cfg = join(dir, name);
+      await writeFile(cfg, text, { mode: 0o600 });
+      const list = await hpauth(["profiles", "list", "--json", "--config", cfg]);
+      expect(list.code, `${name}: ${list.err}`).toBe(0);
+      expect(JSON.parse(list.out).profiles, name).toMatchObject([{ name: "gl", provider: "greenlake" }]);
+      const t = await hpauth(["token", "--json", "--config", cfg, "--store-dir", join(dir, `cfg-${name}`)], env);
+      expect(t.code, `${name}: ${t.err}`).toBe(0);
+      expect(JSON.parse(t.out), name).toMatchObject({ profile: "gl", provider: "greenlake", source: "login" });
+    }
+  });
+
   it("bad config → 2, naming the file; --json puts the error shape on stdout", async () => {
     const r = await hpauth(["token", "--config", join(dir, "nope.toml")]);
     expect(r.code).toBe(2);
