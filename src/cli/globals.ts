@@ -194,7 +194,8 @@ Exit codes:
   2    usage or configuration error (bad flag, missing profile field, unreadable secret)
   3    authentication refused or login required (bad credentials, revoked grant, consent denied)
   4    rate-limited (the message, and retry_at with --json, say when the next attempt is allowed)
-  5    network or server failure (unreachable, 5xx after retries, malformed response, lock timeout)
+  5    network, server or token-store failure (unreachable, 5xx after retries, malformed response,
+       lock timeout, --timeout passed, a damaged or inaccessible token store)
   130  cancelled (Ctrl-C)
 
 Environment:

@@ -32,7 +32,7 @@ export type ErrorCode =
   | "CANCELLED"
   | "INTERNAL";
 
-export type ErrorCategory = "usage" | "auth" | "rate_limited" | "network" | "cancelled" | "internal";
+export type ErrorCategory = "usage" | "auth" | "rate_limited" | "network" | "store" | "cancelled" | "internal";
 
 /** Process exit codes (PRODUCT.md "Exit codes"). Documented in the README; never renumber. */
 export const ExitCode = {
@@ -41,6 +41,7 @@ export const ExitCode = {
   USAGE: 2,
   AUTH: 3,
   RATE_LIMITED: 4,
+  /** Network, server or token-store failure. */
   NETWORK: 5,
   CANCELLED: 130,
 } as const;
@@ -64,7 +65,8 @@ const CATEGORY: Record<ErrorCode, ErrorCategory> = {
   SERVER_ERROR: "network",
   INVALID_RESPONSE: "network",
   LOCK_TIMEOUT: "network",
-  STORE_ERROR: "internal",
+  // The environment (a damaged file, a directory owned by someone else, an unreachable Redis), not a bug in hpauth.
+  STORE_ERROR: "store",
   CANCELLED: "cancelled",
   INTERNAL: "internal",
 };
@@ -74,6 +76,7 @@ const EXIT_BY_CATEGORY: Record<ErrorCategory, ExitCode> = {
   auth: ExitCode.AUTH,
   rate_limited: ExitCode.RATE_LIMITED,
   network: ExitCode.NETWORK,
+  store: ExitCode.NETWORK,
   cancelled: ExitCode.CANCELLED,
   internal: ExitCode.INTERNAL,
 };

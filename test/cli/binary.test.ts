@@ -193,6 +193,21 @@ describe("the built binary", () => {
     expect(JSON.parse(r.out).error.category).toBe("network");
   });
 
+  it("a token-store failure (a damaged record file) → 5, naming the file; --json category store", async () => {
+    const env = { GL_SECRET: emu.providers.greenlake!.clientSecret! };
+    const store = join(dir, "s-damaged");
+    expect((await hpauth(["token", ...glArgs(store)], env)).code).toBe(0);
+    const file = (await readdir(store)).find((f) => f.endsWith(".json") && !f.includes("budget"))!;
+    await writeFile(join(store, file), '{"v": 1, "key": "profile:', { mode: 0o600 });
+    const r = await hpauth(["token", ...glArgs(store)], env);
+    expect(r.code, r.err).toBe(5);
+    expect(r.out).toBe("");
+    expect(r.err).toContain(file);
+    const j = await hpauth(["token", "--json", ...glArgs(store)], env);
+    expect(j.code).toBe(5);
+    expect(JSON.parse(j.out).error).toMatchObject({ code: "STORE_ERROR", category: "store" });
+  });
+
   it("emulator fault 503 on every attempt → 5 after the retries; --json shape", async () => {
     // The engine tries 3 times; 6 faults cover both runs below.
     await admin(emu.adminUrl, "/faults", {
