@@ -28,6 +28,8 @@ export interface InspectOptions extends GlobalOptions {
 
 export interface LogoutOptions extends GlobalOptions {
   all: boolean;
+  /** --yes / --force: delete a refresh token whose loss costs a login-budget wait (Aruba) without asking. */
+  yes?: boolean;
 }
 
 export interface ProfilesOptions extends GlobalOptions {

@@ -392,6 +392,23 @@ describe("the built binary", () => {
     expect(counters["aruba-central"]!.logins).toBe(1);
   });
 
+  it("logout of an Aruba profile without a terminal: refused without --yes (exit 2, nothing deleted), done with it", async () => {
+    const p = emu.providers["aruba-central"]!;
+    const { env } = arubaFlags(p);
+    const args = [...arubaFlags(p).flags, "--store-dir", join(dir, "logout-aruba")];
+    await admin(emu.adminUrl, "/reset", {});
+    expect((await hpauth(["token", ...args], env)).code).toBe(0);
+    const refused = await hpauth(["logout", ...args], env);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/without --yes.*30 minutes/s);
+    expect((await hpauth(["token", "--json", ...args], env)).out).toMatch(/"source":"cache"/);
+    const done = await hpauth(["logout", "--yes", "--json", ...args], env);
+    expect(done.code, done.err).toBe(0);
+    expect(JSON.parse(done.out)).toEqual({ profile: "aruba-central", deleted: true });
+    const nothing = await hpauth(["logout", "--json", ...args], env);
+    expect(JSON.parse(nothing.out)).toEqual({ profile: "aruba-central", deleted: false });
+  });
+
   it("--help lists exit codes; a bare call is a usage error", async () => {
     const h = await hpauth(["--help"]);
     expect(h.code).toBe(0);

@@ -907,7 +907,7 @@ describe("CLI: every command's stdout and stderr, the config file, the emulator'
     await admin("/revoke", { provider: "aruba-central" });
     r = await hpauth(["token", "-p", "aruba", "--force-refresh", "--verbose"]);
     expect(r.code).toBe(4);
-    await hpauth(["logout", "-p", "aruba", "--verbose"]);
+    await hpauth(["logout", "-p", "aruba", "--yes", "--verbose"]);
     r = await hpauth(["token", "-p", "aruba", "--json", "--verbose"]);
     expect(r.code).toBe(4);
     await admin("/faults", { provider: "wxp", endpoint: "token", type: "truncated", count: 20 });
@@ -916,7 +916,7 @@ describe("CLI: every command's stdout and stderr, the config file, the emulator'
     await admin("/faults", undefined, "DELETE");
     await hpauth(["status", "--verbose"]);
     await hpauth(["status", "--json"]);
-    await hpauth(["logout", "--all", "--verbose"]);
+    await hpauth(["logout", "--all", "--yes", "--verbose"]);
   });
 
   it("demo, demo --json, demo --verbose (its own emulator, secrets learned from its wire)", async () => {
