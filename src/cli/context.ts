@@ -2,7 +2,9 @@
  * What most commands need, built from the global options: the config file, the selected profile, the token store
  * (its warnings on stderr) and a TokenManager whose events become --verbose lines and, on a terminal, progress.
  */
+import { stat } from "node:fs/promises";
 import { homedir } from "node:os";
+import { PROFILE_FIELDS, snakeCase } from "../config/fields.js";
 import { type HpauthConfig, loadConfigFile } from "../config/load.js";
 import { locateConfig } from "../config/paths.js";
 import { type ResolvedConfigProfile, resolveProfile } from "../config/resolve.js";
@@ -47,7 +49,40 @@ export async function loadCliConfig(
   // A file named by --config / HPAUTH_CONFIG must exist, except for `profiles add`, which creates it.
   const config = await loadConfigFile(loc.path, loc.origin !== "default" && !extra.mayBeMissing);
   for (const w of config.warnings) warn(io, options, `Warning: ${w}`);
+  if (config.exists && platform.platform !== "win32") await warnIfSecretsExposed(config, io, options);
   return config;
+}
+
+/** The fields that hold a secret inline (not a reference to one), as `profiles.<name>.<snake_key>`. */
+function inlineSecrets(config: HpauthConfig): string[] {
+  const found: string[] = [];
+  for (const [name, profile] of Object.entries(config.profiles)) {
+    for (const f of PROFILE_FIELDS) {
+      if (f.secret && (profile as Record<string, unknown>)[f.key] !== undefined)
+        found.push(`profiles.${name}.${snakeCase(f.key)}`);
+    }
+  }
+  return found;
+}
+
+/**
+ * As ssh does for its keys: a config file holding a secret inline that others may read is worth a warning (it is
+ * not refused: the secret has been exposed already, and refusing would only break the run).
+ */
+async function warnIfSecretsExposed(config: HpauthConfig, io: CommandIO, options: GlobalOptions): Promise<void> {
+  const secrets = inlineSecrets(config);
+  if (secrets.length === 0) return;
+  const mode = await stat(config.path).then(
+    (s) => s.mode & 0o777,
+    () => undefined,
+  );
+  if (mode === undefined || (mode & 0o077) === 0) return;
+  const who = mode & 0o007 ? "everyone on this machine" : "its group";
+  warn(
+    io,
+    options,
+    `Warning: ${config.path} holds a secret (${secrets.join(", ")}) and is open to ${who} (mode ${mode.toString(8).padStart(4, "0")}). Run: chmod 600 ${config.path} (or move the secret to client_secret_env / password_env).`,
+  );
 }
 
 export async function resolveCliProfile(

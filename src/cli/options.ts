@@ -16,6 +16,8 @@ export interface GlobalOptions {
 export interface TokenOptions extends GlobalOptions {
   minTtl?: number;
   forceRefresh: boolean;
+  /** Seconds: an overall deadline (then TIMEOUT, exit 5). */
+  timeout?: number;
 }
 export type HeaderOptions = TokenOptions;
 

@@ -217,6 +217,8 @@ describe("fastTokenArgv: `token` / `header` parsed without commander, exactly as
     ["token", "--token-params", "audience=api", "--token-params", "x=a b", "--token-params=y=1"],
     ["token", "--min-ttl", "5", "--token-params", "a=1"],
     ["token", "--min-ttl=", "--store-dir", "-"],
+    ["token", "--timeout", "5", "--json"],
+    ["header", "--timeout=0.5", "--min-ttl", "60"],
   ];
   it.each(SAME)("%j: fast path taken, same result as commander", (...argv) => {
     expect(fastTokenArgv(argv)).toBeDefined();
@@ -247,6 +249,8 @@ describe("fastTokenArgv: `token` / `header` parsed without commander, exactly as
     ["token", "-pwork"],
     ["token", "--client-id"],
     ["token", "-5"],
+    ["token", "--timeout", "0"],
+    ["token", "--timeout"],
     [],
   ];
   it.each(FALLBACK)("%j: left to commander", (...argv) => {
@@ -258,6 +262,7 @@ describe("fastTokenArgv: `token` / `header` parsed without commander, exactly as
     [["token", "--min-ttl", "-5"], /--min-ttl must be a number of seconds/],
     [["token", "--force-refresh=yes"], /--force-refresh/],
     [["token", "extra"], /too many arguments/],
+    [["token", "--timeout", "0"], /--timeout must be a positive number/],
   ])("%j → the same usage error as before", (argv, re) => {
     expect(() => parseArgv(argv)).toThrow(re);
   });

@@ -3,7 +3,7 @@
  * children through their environment, never argv.
  */
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -195,6 +195,32 @@ describe("the built binary", () => {
     }
   });
 
+  it("a config file holding an inline secret and open to others: a warning naming the file and the fix", async () => {
+    const p = emu.providers.greenlake!;
+    const cfg = join(dir, "inline.toml");
+    const profile = `[profiles.gl]\nprovider = "greenlake"\nbase_url = "${p.baseUrl}"\nclient_id = "${p.clientId}"\n`;
+    await writeFile(cfg, `${profile}client_secret = "${p.clientSecret}"\n`);
+    const store = ["--store-dir", join(dir, "s-inline")];
+    for (const [mode, who] of [
+      [0o644, "everyone on this machine"],
+      [0o640, "its group"],
+    ] as const) {
+      await chmod(cfg, mode);
+      const r = await hpauth(["token", "--config", cfg, ...store]);
+      expect(r.code, r.err).toBe(0);
+      expect(r.err).toContain(
+        `Warning: ${cfg} holds a secret (profiles.gl.client_secret) and is open to ${who} (mode 0${mode.toString(8)}). Run: chmod 600 ${cfg}`,
+      );
+      expect(r.err).not.toContain(p.clientSecret!);
+    }
+    await chmod(cfg, 0o600);
+    expect((await hpauth(["token", "--config", cfg, ...store])).err).toBe("");
+    // A reference to a secret is not a secret.
+    await writeFile(cfg, `${profile}client_secret_env = "GL_SECRET"\n`);
+    await chmod(cfg, 0o644);
+    expect((await hpauth(["token", "--config", cfg, ...store], { GL_SECRET: p.clientSecret! })).err).toBe("");
+  });
+
   it("bad config → 2, naming the file; --json puts the error shape on stdout", async () => {
     const r = await hpauth(["token", "--config", join(dir, "nope.toml")]);
     expect(r.code).toBe(2);
@@ -287,6 +313,42 @@ describe("the built binary", () => {
     }
   });
 
+  it("token --timeout: an overall deadline → TIMEOUT, exit 5, instead of waiting for a slow service", async () => {
+    await admin(emu.adminUrl, "/faults", {
+      provider: "greenlake",
+      endpoint: "token",
+      type: "delay",
+      delayMs: 8000,
+      count: 1,
+    });
+    try {
+      const env = { GL_SECRET: emu.providers.greenlake!.clientSecret! };
+      const r = await hpauth(["token", "--json", "--timeout", "1", ...glArgs(join(dir, "s-timeout"))], env);
+      expect(r.code, r.err).toBe(5);
+      expect(JSON.parse(r.out).error).toMatchObject({ code: "TIMEOUT", category: "network" });
+      expect(r.err).toMatch(/No token within 1 s \(--timeout 1\)/);
+    } finally {
+      await admin(emu.adminUrl, "/faults", undefined, "DELETE");
+    }
+  });
+
+  it("--min-ttl beyond the tokens' lifetime: a warning, and the token is not renewed on every call", async () => {
+    const env = { GL_SECRET: emu.providers.greenlake!.clientSecret! };
+    const args = ["token", "--json", "--min-ttl", "999999", ...glArgs(join(dir, "s-minttl"))];
+    const first = await hpauth(args, env);
+    expect(first.code, first.err).toBe(0);
+    expect(JSON.parse(first.out).source).toBe("login");
+    expect(first.err).toMatch(/Warning: --min-ttl 999999 is longer than this new token is valid/);
+    const second = await hpauth(args, env);
+    expect(second.code, second.err).toBe(0);
+    expect(second.err).toMatch(/Warning: --min-ttl 999999 is not shorter than the .* lifetime .*; using \d+ \(half/);
+    expect(JSON.parse(second.out).source).toBe("cache");
+    expect(JSON.parse(second.out).access_token).toBe(JSON.parse(first.out).access_token);
+    // A satisfiable --min-ttl says nothing.
+    const fine = await hpauth(["token", "--min-ttl", "10", ...glArgs(join(dir, "s-minttl"))], env);
+    expect(fine.err).toBe("");
+  });
+
   it("Aruba login budget → 4 with the time of the next attempt", async () => {
     const p = emu.providers["aruba-central"]!;
     const { env } = arubaFlags(p);
@@ -358,6 +420,33 @@ describe("the built binary", () => {
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/no-such\.json/);
   });
+
+  it("login --no-browser with no terminal and stdin at EOF fails at once (LOGIN_REQUIRED, exit 3), not at --timeout", async () => {
+    const p = emu.providers.techpulse!;
+    const args = [
+      "login",
+      "--no-browser",
+      "--timeout",
+      "20",
+      "--provider",
+      "techpulse",
+      "--base-url",
+      p.baseUrl,
+      "--client-id",
+      p.clientId!,
+      "--client-secret-env",
+      "TP_SECRET",
+      "--redirect-uri",
+      p.redirectUri!,
+      "--store",
+      "memory",
+    ];
+    const r = await hpauth([...args, "--json"], { TP_SECRET: p.clientSecret! }, "");
+    expect(r.code, r.err).toBe(3);
+    expect(JSON.parse(r.out).error).toMatchObject({ code: "LOGIN_REQUIRED" });
+    expect(r.err).toMatch(/The input ended before a login response was pasted/);
+    expect(r.err).toMatch(/Open this URL in a browser/);
+  }, 30_000);
 
   it("login --import -: an Aruba token pair from stdin is kept alive by refresh, no login spent", async () => {
     const p = emu.providers["aruba-central"]!;

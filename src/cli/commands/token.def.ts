@@ -3,21 +3,31 @@
  * Both are parsed without commander when the argv is plain (`fast`), so a cached token never loads it.
  */
 import type { Command } from "commander";
-import { type CommandDef, defineCommand, type FastFlag, type ParsedCommand, parseSeconds } from "../command.js";
+import {
+  type CommandDef,
+  defineCommand,
+  type FastFlag,
+  type ParsedCommand,
+  parsePositive,
+  parseSeconds,
+} from "../command.js";
 import type { HeaderOptions, TokenOptions } from "../options.js";
 
 const minTtl = parseSeconds("--min-ttl");
+const timeout = parsePositive("--timeout");
 
 /** The flags both share, for commander (configure) and the commander-free parser (fast). */
 const FAST: readonly FastFlag[] = [
   { flag: "--min-ttl", key: "minTtl", kind: "value", parse: minTtl },
   { flag: "--force-refresh", key: "forceRefresh", kind: "true" },
+  { flag: "--timeout", key: "timeout", kind: "value", parse: timeout },
 ];
 
 function configure(cmd: Command): void {
   cmd
     .option("--min-ttl <seconds>", "refresh unless the token stays valid at least this long", minTtl)
-    .option("--force-refresh", "get a new token even if the stored one is valid");
+    .option("--force-refresh", "get a new token even if the stored one is valid")
+    .option("--timeout <seconds>", "give up after this long, whatever is slow (TIMEOUT, exit 5)", timeout);
 }
 
 function options({ global, flags }: ParsedCommand): TokenOptions {
@@ -25,6 +35,7 @@ function options({ global, flags }: ParsedCommand): TokenOptions {
     ...global,
     forceRefresh: flags.forceRefresh === true,
     ...(typeof flags.minTtl === "number" ? { minTtl: flags.minTtl } : {}),
+    ...(typeof flags.timeout === "number" ? { timeout: flags.timeout } : {}),
   };
 }
 
@@ -36,6 +47,7 @@ export const token: CommandDef<TokenOptions> = defineCommand<TokenOptions>({
     "hpauth token --json | jq -r .expires_at",
     "hpauth token --provider greenlake --client-id abc --client-secret-env GL_SECRET",
     'curl -H "Authorization: Bearer $(hpauth token --min-ttl 300)" https://…',
+    "hpauth token --timeout 10   # in cron or CI: never hang",
   ],
   configure,
   options,

@@ -2,10 +2,14 @@
  * `hpauth token` / `hpauth header`: the credential-helper path. stdout holds the token (or the header line) and
  * nothing else; everything for humans goes to stderr.
  */
+
+import { HpauthError } from "../../engine/errors.js";
 import type { AccessToken, InteractiveAuthorizer, NamedProfile } from "../../engine/types.js";
-import { clearProgress, makeManager, openStore, resolveCliProfile } from "../context.js";
+import type { TokenStore } from "../../stores/types.js";
+import { clearProgress, makeManager, openStore, resolveCliProfile, warn } from "../context.js";
 import type { CommandIO } from "../io.js";
 import type { HeaderOptions, TokenOptions } from "../options.js";
+import { formatDuration } from "../time.js";
 
 /**
  * A browser login when one is needed and a person is at the terminal (stdin and stderr both TTYs), as `hpauth login`
@@ -21,20 +25,74 @@ function terminalAuthorizer(io: CommandIO, profile: NamedProfile): InteractiveAu
   };
 }
 
+/** The lifetime (s) of the stored token, from when it was obtained to when the engine stops trusting it. */
+async function storedLifetime(store: TokenStore, key: string): Promise<number | undefined> {
+  const rec = await store.get(key).catch(() => undefined); // a damaged record: getToken reports it
+  if (rec?.expiresAt === undefined || rec.obtainedAt === undefined) return undefined;
+  const seconds = (rec.expiresAt - rec.obtainedAt) / 1000;
+  return seconds > 0 ? seconds : undefined;
+}
+
+/**
+ * A --min-ttl no token can satisfy (not shorter than the tokens' lifetime) would make every call get a new token:
+ * it is capped at half the lifetime, with a warning (the engine caps its own refresh margin the same way).
+ */
+async function effectiveMinTtl(
+  options: TokenOptions,
+  io: CommandIO,
+  store: TokenStore,
+  key: string,
+): Promise<{ minTtl?: number; warned: boolean }> {
+  const asked = options.minTtl;
+  if (asked === undefined || asked === 0) return { ...(asked !== undefined ? { minTtl: asked } : {}), warned: false };
+  const lifetime = await storedLifetime(store, key);
+  if (lifetime === undefined || asked < lifetime) return { minTtl: asked, warned: false };
+  const capped = Math.floor(lifetime / 2);
+  warn(
+    io,
+    options,
+    `Warning: --min-ttl ${asked} is not shorter than the ${formatDuration(lifetime)} lifetime of this profile's tokens, so no token can satisfy it; using ${capped} (half the lifetime) instead of getting a new token on every call.`,
+  );
+  return { minTtl: capped, warned: true };
+}
+
 async function obtain(options: TokenOptions, io: CommandIO): Promise<AccessToken> {
-  const { profile } = await resolveCliProfile(options, io);
-  const store = openStore(options, io);
+  // --timeout: one deadline over everything below (config, secrets, store, lock, network, a browser login).
+  const deadline = options.timeout !== undefined ? AbortSignal.timeout(options.timeout * 1000) : undefined;
+  const signal = deadline ? AbortSignal.any([io.signal, deadline]) : io.signal;
   try {
-    const authorizer = terminalAuthorizer(io, profile);
-    const manager = makeManager(options, io, profile, store, authorizer ? { authorizer } : {});
-    return await manager.getToken({
-      forceRefresh: options.forceRefresh === true,
-      ...(options.minTtl !== undefined ? { minTtlSeconds: options.minTtl } : {}),
-      signal: io.signal,
-    });
-  } finally {
-    await store.close?.();
-    clearProgress(io);
+    const { profile } = await resolveCliProfile(options, io);
+    const store = openStore(options, io);
+    try {
+      const authorizer = terminalAuthorizer(io, profile);
+      const manager = makeManager(options, io, profile, store, authorizer ? { authorizer } : {});
+      const { minTtl, warned } = await effectiveMinTtl(options, io, store, manager.key);
+      const token = await manager.getToken({
+        forceRefresh: options.forceRefresh === true,
+        ...(minTtl !== undefined ? { minTtlSeconds: minTtl } : {}),
+        signal,
+      });
+      const left = Math.floor((token.expiresAt.getTime() - Date.now()) / 1000);
+      if (!warned && minTtl !== undefined && token.source !== "cache" && left < minTtl) {
+        warn(
+          io,
+          options,
+          `Warning: --min-ttl ${minTtl} is longer than this new token is valid (${formatDuration(left)}); later calls will ask for half the tokens' lifetime instead of a new token every time.`,
+        );
+      }
+      return token;
+    } finally {
+      await store.close?.();
+      clearProgress(io);
+    }
+  } catch (e) {
+    if (deadline?.aborted && !io.signal.aborted) {
+      throw new HpauthError("TIMEOUT", `No token within ${options.timeout} s (--timeout ${options.timeout})`, {
+        hint: "The identity service, the token store or a login did not finish in time: try again, or allow longer with --timeout.",
+        cause: e,
+      });
+    }
+    throw e;
   }
 }
 

@@ -226,13 +226,15 @@ export function createLoopbackAuthorizer(options: LoopbackAuthorizerOptions = {}
             abort.signal,
           ).then((how) => {
             if (how !== "eof") return;
-            if (listener && !state.used) {
+            // The listener can still finish the login when someone is at the terminal, or when its port is fixed
+            // (a tunnel, ssh -L, can reach it). An ephemeral port with no terminal and no input: nothing can come.
+            if (listener && !state.used && (options.outputIsTTY === true || plan.listen?.port)) {
               progress.line("(Input closed; still waiting for the browser redirect.)");
             } else if (!state.used) {
               reject(
                 new HpauthError("LOGIN_REQUIRED", "The input ended before a login response was pasted", {
                   ...context,
-                  hint: "Run `hpauth login --no-browser` in a terminal, or pipe the redirected address into it.",
+                  hint: "Run `hpauth login --no-browser` in a terminal, or pipe the redirected address into it, or fix the port (--port N) and forward it with ssh -L N:127.0.0.1:N.",
                 }),
               );
             }
