@@ -136,7 +136,10 @@ export class HpauthError extends Error {
       category: this.category,
       message: this.message,
       ...(this.hint ? { hint: this.hint } : {}),
-      ...(this.retryAt ? { retry_at: this.retryAt.toISOString() } : {}),
+      // RFC 3339 UTC to the second, rounded up: a caller waiting until retry_at is never early.
+      ...(this.retryAt
+        ? { retry_at: new Date(Math.ceil(this.retryAt.getTime() / 1000) * 1000).toISOString().replace(".000Z", "Z") }
+        : {}),
       ...(this.status ? { status: this.status } : {}),
       ...(this.provider ? { provider: this.provider } : {}),
       ...(this.profile ? { profile: this.profile } : {}),

@@ -481,6 +481,102 @@ describe("the built binary", () => {
     expect(counters["aruba-central"]!.logins).toBe(1);
   });
 
+  it("every command's --json: snake_case keys and RFC 3339 UTC timestamps to the second (docs/cli.md contract)", async () => {
+    const gl = emu.providers.greenlake!;
+    const aruba = emu.providers["aruba-central"]!;
+    await admin(emu.adminUrl, "/reset", {});
+    const cfg = join(dir, "json-contract.toml");
+    await writeFile(
+      cfg,
+      `default_profile = "gl"
+[profiles.gl]
+provider = "greenlake"
+base_url = "${gl.baseUrl}"
+client_id = "${gl.clientId}"
+client_secret_env = "GL_SECRET"
+[profiles.gl.token_params]
+someParam = "x"
+[profiles.aruba]
+provider = "aruba-central"
+base_url = "${aruba.baseUrl}"
+client_id = "${aruba.clientId}"
+client_secret_env = "A_SECRET"
+username = "${aruba.username}"
+password_env = "A_PASSWORD"
+customer_id = "${aruba.customerId}"
+`,
+      { mode: 0o600 },
+    );
+    const env = { GL_SECRET: gl.clientSecret!, ...arubaFlags(aruba).env };
+    const base = (store = "s-json") => ["--json", "--config", cfg, "--store-dir", join(dir, store)];
+    const runs: [string[], number, string?][] = [
+      [["token"], 0],
+      [["header"], 0],
+      [["login"], 0],
+      [["inspect"], 0],
+      [["token", "-p", "aruba"], 0],
+      [["token", "-p", "aruba"], 4, "s-json-2"], // another host inside the login budget: retry_at
+      [["status"], 0],
+      [["profiles", "list"], 0],
+      [["profiles", "show", "gl"], 0],
+      [
+        [
+          "profiles",
+          "add",
+          "extra",
+          "--non-interactive",
+          "--provider",
+          "greenlake",
+          "--client-id",
+          "c",
+          "--client-secret-env",
+          "X",
+        ],
+        0,
+      ],
+      [["profiles", "remove", "extra"], 0],
+      [["logout", "-p", "gl"], 0],
+      [["logout", "-p", "gl"], 0],
+      [["logout", "--all", "--yes"], 0],
+      [["token", "--provider", "greenlake", "--base-url", "http://example.com"], 2], // an error's shape
+      [["demo"], 0],
+    ];
+    const KEY = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
+    const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
+    // Copies of someone else's data keep their own names: a JWT's header and claims, decoded zip_authorities, and
+    // the token request parameters a profile configures.
+    const FOREIGN = new Set(["header", "claims", "zip_authorities", "token_params"]);
+    const seenTimes = new Set<string>();
+    const problems: string[] = [];
+    const walk = (v: unknown, path: string) => {
+      if (typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v) && !TIME.test(v)) problems.push(`${path}: ${v}`);
+      if (Array.isArray(v)) {
+        for (const [i, x] of v.entries()) walk(x, `${path}[${i}]`);
+      } else if (v && typeof v === "object") {
+        for (const [k, x] of Object.entries(v)) {
+          if (!KEY.test(k)) problems.push(`${path}.${k}: not snake_case`);
+          if (k.endsWith("_at")) {
+            if (typeof x !== "string" || !TIME.test(x)) problems.push(`${path}.${k}: ${String(x)}`);
+            else seenTimes.add(k);
+            continue;
+          }
+          if (!(FOREIGN.has(k) && typeof x === "object")) walk(x, `${path}.${k}`);
+        }
+      }
+    };
+    for (const [args, code, store] of runs) {
+      const r = await hpauth([...args, ...base(store)], env);
+      expect(r.code, `${args.join(" ")}: ${r.err}`).toBe(code);
+      const lines = r.out.trim().split("\n");
+      expect(lines, args.join(" ")).toHaveLength(1);
+      walk(JSON.parse(lines[0]!), args.join(" "));
+    }
+    expect(problems).toEqual([]);
+    // The walk saw the timestamps it is about.
+    for (const k of ["expires_at", "issued_at", "retry_at", "last_login_at", "next_login_allowed_at"])
+      expect([...seenTimes]).toContain(k);
+  }, 90_000);
+
   it("logout of an Aruba profile without a terminal: refused without --yes (exit 2, nothing deleted), done with it", async () => {
     const p = emu.providers["aruba-central"]!;
     const { env } = arubaFlags(p);

@@ -38,7 +38,10 @@ describe("errors are reported once, at the top", () => {
     const e = new HpauthError("RATE_LIMITED", "Too many", { retryAt: new Date("2030-01-01T10:30:00Z"), hint: "Wait." });
     reportError(e, c.io, true);
     expect(JSON.parse(c.out())).toEqual({ error: e.toJSON() });
-    expect(JSON.parse(c.out()).error.retry_at).toBe("2030-01-01T10:30:00.000Z");
+    // RFC 3339 UTC to the second (the --json contract), rounded up: never earlier than the real retry time.
+    expect(JSON.parse(c.out()).error.retry_at).toBe("2030-01-01T10:30:00Z");
+    const late = new HpauthError("RATE_LIMITED", "Too many", { retryAt: new Date("2030-01-01T10:30:00.200Z") });
+    expect(late.toJSON().retry_at).toBe("2030-01-01T10:30:01Z");
   });
 
   it("unknown errors are exit 1, a bug, without a stack or a secret", () => {

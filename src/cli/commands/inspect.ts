@@ -8,7 +8,7 @@ import { clearProgress, makeManager, openStore, resolveCliProfile } from "../con
 import { table } from "../format.js";
 import type { CommandIO } from "../io.js";
 import type { InspectOptions } from "../options.js";
-import { formatDuration } from "../time.js";
+import { formatDuration, rfc3339 } from "../time.js";
 
 async function readStdin(io: CommandIO): Promise<string> {
   const chunks: Buffer[] = [];
@@ -43,9 +43,9 @@ export function inspectToken(token: string, now = Date.now()): Inspection {
   if (!jwt) return { format: "opaque", length: token.length };
   const { header, claims } = jwt;
   const out: Inspection = { format: "jwt", length: token.length, header, claims };
-  if (jwt.issuedAt) out.issued_at = jwt.issuedAt.toISOString();
+  if (jwt.issuedAt) out.issued_at = rfc3339(jwt.issuedAt);
   if (jwt.expiresAt) {
-    out.expires_at = jwt.expiresAt.toISOString();
+    out.expires_at = rfc3339(jwt.expiresAt);
     out.expires_in = Math.floor((jwt.expiresAt.getTime() - now) / 1000);
   }
   if (typeof claims.zip_authorities === "string") out.zip_authorities = zipAuthorities(claims.zip_authorities);
@@ -75,7 +75,7 @@ export async function runInspect(options: InspectOptions, io: CommandIO): Promis
         inspection.zip_authorities = zipAuthorities(zip);
       }
       if (!inspection.expires_at) {
-        inspection.expires_at = token.expiresAt.toISOString();
+        inspection.expires_at = rfc3339(token.expiresAt);
         inspection.expires_in = Math.floor((token.expiresAt.getTime() - Date.now()) / 1000);
       }
     } finally {

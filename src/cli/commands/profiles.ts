@@ -76,6 +76,11 @@ function checkProfile(
 const hasSecret = (p: ProfileConfig, s: "clientSecret" | "password") =>
   p[s] !== undefined || p[`${s}Env`] !== undefined || p[`${s}Command`] !== undefined;
 
+/** Profile fields as `--json` names them: the config file's snake_case keys (`client_secret_env`). */
+function jsonFields(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).map(([k, v]) => [snakeCase(k), v]));
+}
+
 export async function runProfiles(options: ProfilesOptions, io: CommandIO): Promise<number> {
   switch (options.action) {
     case "show":
@@ -129,7 +134,7 @@ async function show(options: ProfilesOptions, io: CommandIO): Promise<number> {
   }
   const masked = maskProfile(p);
   if (options.json) {
-    io.stdout.write(`${JSON.stringify({ name, ...masked })}\n`);
+    io.stdout.write(`${JSON.stringify({ name, ...jsonFields(masked) })}\n`);
     return 0;
   }
   const rows = Object.entries(masked).map(([k, v]) => [snakeCase(k), typeof v === "string" ? v : JSON.stringify(v)]);
@@ -187,7 +192,7 @@ async function add(options: ProfilesOptions, io: CommandIO): Promise<number> {
   if (name in config.profiles && !options.quiet) warn(io, options, `Replacing profile "${name}" in ${config.path}.`);
   await writeProfile(config.path, name, profile, { makeDefault: options.makeDefault === true });
   if (options.json)
-    io.stdout.write(`${JSON.stringify({ config: config.path, profile: name, ...maskProfile(profile) })}\n`);
+    io.stdout.write(`${JSON.stringify({ config: config.path, profile: name, ...jsonFields(maskProfile(profile)) })}\n`);
   else if (!options.quiet)
     io.stderr.write(`Saved profile "${name}" to ${config.path}.\nTry: hpauth token -p ${name}\n`);
   return 0;

@@ -9,7 +9,7 @@ import { loadCliConfig, makeManager, openStore, resolveCliProfile } from "../con
 import { painter, table, useColor } from "../format.js";
 import type { CommandIO } from "../io.js";
 import type { StatusOptions } from "../options.js";
-import { formatDuration, formatWhen } from "../time.js";
+import { formatDuration, formatWhen, rfc3339 } from "../time.js";
 
 interface Row {
   profile: string;
@@ -27,10 +27,10 @@ interface Row {
   last_error?: { code: string; message: string; at?: string };
 }
 
-function iso(v: unknown): string | undefined {
-  if (v instanceof Date) return v.toISOString();
-  if (typeof v === "number") return new Date(v).toISOString();
-  if (typeof v === "string") return v;
+/** A time from the engine's status as `--json` writes times (RFC 3339 UTC, seconds; see time.ts rfc3339). */
+function iso(v: unknown, round: "down" | "up" = "down"): string | undefined {
+  if (v instanceof Date || typeof v === "number") return rfc3339(v, round);
+  if (typeof v === "string" && !Number.isNaN(Date.parse(v))) return rfc3339(Date.parse(v), round);
   return undefined;
 }
 
@@ -76,7 +76,8 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
           ...(rtAge !== undefined ? { refresh_token_age_seconds: rtAge } : {}),
           ...(iso(s.lastRefreshAt) ? { last_refresh_at: iso(s.lastRefreshAt) } : {}),
           ...(iso(s.lastLoginAt) ? { last_login_at: iso(s.lastLoginAt) } : {}),
-          ...(iso(s.nextLoginAllowedAt) ? { next_login_allowed_at: iso(s.nextLoginAllowedAt) } : {}),
+          // Not allowed before: rounded up, so a script waiting until then is never early.
+          ...(iso(s.nextLoginAllowedAt) ? { next_login_allowed_at: iso(s.nextLoginAllowedAt, "up") } : {}),
           warnings: Array.isArray(s.warnings) ? (s.warnings as unknown[]).map((w) => redact(String(w))) : [],
           ...(lastError
             ? {

@@ -9,7 +9,7 @@ import type { TokenStore } from "../../stores/types.js";
 import { clearProgress, makeManager, openStore, resolveCliProfile, warn } from "../context.js";
 import type { CommandIO } from "../io.js";
 import type { HeaderOptions, TokenOptions } from "../options.js";
-import { formatDuration } from "../time.js";
+import { formatDuration, rfc3339 } from "../time.js";
 
 /**
  * A browser login when one is needed and a person is at the terminal (stdin and stderr both TTYs), as `hpauth login`
@@ -101,7 +101,7 @@ export function tokenJson(token: AccessToken, now = Date.now()): Record<string, 
   return {
     access_token: token.accessToken,
     token_type: token.tokenType,
-    expires_at: token.expiresAt.toISOString().replace(/\.\d{3}Z$/, "Z"),
+    expires_at: rfc3339(token.expiresAt),
     expires_in: Math.max(0, Math.floor((token.expiresAt.getTime() - now) / 1000)),
     ...(token.scope !== undefined ? { scope: token.scope } : {}),
     profile: token.profile,
