@@ -144,7 +144,13 @@ export class FileTokenStore implements TokenStore {
     const holder = this.#holders.getStore()?.get(key);
     const file = this.#file(key);
     // `released`: a task started inside fn that writes after withLock returned is an ordinary, unfenced write.
-    if (holder && !holder.released && !(await this.#stillHeld(holder))) {
+    // The lock check and the read of the record being replaced run together: every step before the temp file is
+    // written widens the window in which a kill loses a just-rotated refresh token (npm run trials, "memory").
+    const [held, existing] = await Promise.all([
+      holder && !holder.released ? this.#stillHeld(holder) : true,
+      this.#readPrivate(file).catch(() => undefined),
+    ]);
+    if (holder && !held) {
       const current = await this.get(key).catch(() => undefined);
       if (!options.ifCurrent?.(current)) {
         throw storeError(`Lost the lock on "${holder.key}" before writing; not overwriting the token record.`, {
@@ -155,7 +161,6 @@ export class FileTokenStore implements TokenStore {
         `The lock on "${holder.key}" was lost before writing, but the record is unchanged since it was read: saving.`,
       );
     }
-    const existing = await this.#readPrivate(file).catch(() => undefined);
     if (existing !== undefined) {
       const parsed = parseFile(existing);
       if (parsed.kind === "future") throw unreadable(parsed, file);
