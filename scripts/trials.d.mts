@@ -11,8 +11,11 @@ export interface TrialKill {
   nextTokenMs: number;
   unexpected: boolean;
   lostCode?: string;
+  lockLeft: string;
+  lockWaitMs: number;
 }
 export interface TrialReport {
+  commit: string;
   kills: number;
   seed: number;
   lanes: number;
@@ -32,6 +35,9 @@ export interface TrialReport {
   nextTokenMs: { p50: number; p95: number; max: number };
   childGetTokenMs: { p50: number; p95: number; max: number };
   waitsOver3s: number;
+  lockLeft: Record<string, number>;
+  lockWaitMs: { p50: number; p95: number; max: number };
+  lockWaitsOver3s: number;
   lostExample?: string;
 }
 export function runTrials(options?: {

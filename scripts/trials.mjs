@@ -24,7 +24,7 @@
 //
 // Deterministic given a seed where it can be: the provider of each lane and every kill delay come from the seed; where
 // in its cycle a child is when the signal lands depends on the scheduler.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -93,6 +93,10 @@ const m = createTokenManager({
   profile: JSON.parse(env.TRIAL_PROFILE),
   store,
   runtime: { now: () => Date.now() + offset, fetch: fetchTraced },
+  // How long the lock took (the engine reports waits of 200 ms and more).
+  onEvent: (e) => {
+    if (e.type === "lock_acquired") mark({ t: "lock", waitedMs: e.waitedMs });
+  },
 });
 for (let n = 1; ; n++) {
   const t0 = Date.now();
@@ -194,7 +198,19 @@ function profileFor(emu, provider) {
 /** What the disk holds for the lane's key: the record's refresh token hash (or why it is unreadable), temp files. */
 async function inspectDisk(lib, lane) {
   const file = new lib.FileTokenStore({ dir: lane.storeDir, onWarning: () => {} }).fileFor(lane.key);
-  const out = { recordRt: undefined, corrupt: undefined, temps: [] };
+  const out = { recordRt: undefined, corrupt: undefined, temps: [], lockLeft: "none" };
+  const lockPath = file.replace(/\.json$/, ".lock");
+  try {
+    JSON.parse(await readFile(join(lockPath, "owner"), "utf8"));
+    out.lockLeft = "owned";
+  } catch (e) {
+    if (e.code !== "ENOENT") out.lockLeft = "unreadable owner";
+    else
+      out.lockLeft = await readdir(lockPath).then(
+        () => "owner-less",
+        () => "none",
+      );
+  }
   try {
     const doc = JSON.parse(await readFile(file, "utf8"));
     if (doc.key !== lane.key) out.corrupt = "wrong key";
@@ -326,6 +342,7 @@ export async function runTrials(options = {}) {
         kill.phase = classify(kill, disk, answers, kill.refreshesDuringLife - refreshed);
         kill.corrupt = disk.corrupt;
         kill.completeTemp = disk.temps.some((t) => t.complete);
+        kill.lockLeft = disk.lockLeft;
 
         // The verdict: the next process's first forced refresh.
         before = after;
@@ -337,6 +354,8 @@ export async function runTrials(options = {}) {
           verdictEnd.logins - verdictStart.logins + (verdictEnd.codes ?? 0) - (verdictStart.codes ?? 0);
         kill.nextTokenMs = first.at - killedAt;
         kill.childGetTokenMs = first.ms;
+        await sleep(5); // stderr markers of the first token
+        kill.lockWaitMs = child.markers.find((m) => m.t === "lock")?.waitedMs ?? 0;
         kill.recovered = child.markers.some((m) => m.t === "warning" && /Recovered the token record/.test(m.m));
         kill.outcome = first.ok ? (first.source === "refresh" ? "refreshed" : `served:${first.source}`) : "lost";
         if (!first.ok) {
@@ -384,7 +403,14 @@ export async function runTrials(options = {}) {
       lost: ts.filter((t) => t.outcome === "lost").length,
     };
   }
+  let commit = "unknown";
+  try {
+    commit = execFileSync("git", ["-C", repo, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+    if (execFileSync("git", ["-C", repo, "status", "--porcelain", "--", "src", "scripts"], { encoding: "utf8" }).trim())
+      commit += "+dirty";
+  } catch {}
   return {
+    commit,
     kills: trials.length,
     seed: seedValue,
     lanes: lanesN,
@@ -404,6 +430,21 @@ export async function runTrials(options = {}) {
     nextTokenMs: { p50: pct(next, 0.5), p95: pct(next, 0.95), max: Math.max(0, ...next) },
     childGetTokenMs: { p50: pct(inChild, 0.5), p95: pct(inChild, 0.95), max: Math.max(0, ...inChild) },
     waitsOver3s: count((t) => t.nextTokenMs > 3000),
+    lockLeft: Object.fromEntries(
+      ["none", "owned", "owner-less", "unreadable owner"].map((k) => [k, count((t) => t.lockLeft === k)]),
+    ),
+    lockWaitMs: {
+      p50: pct(
+        trials.map((t) => t.lockWaitMs),
+        0.5,
+      ),
+      p95: pct(
+        trials.map((t) => t.lockWaitMs),
+        0.95,
+      ),
+      max: Math.max(0, ...trials.map((t) => t.lockWaitMs)),
+    },
+    lockWaitsOver3s: count((t) => t.lockWaitMs > 3000),
     lostExample: trials.find((t) => t.lostMessage)?.lostMessage,
   };
 }
@@ -432,7 +473,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   } else {
     const r = report;
     const lines = [
-      `SIGKILL trials: ${r.kills} kills, seed ${r.seed}, ${r.lanes} lanes, kill ≤ ${r.maxDelayMs} ms after a token, ${r.seconds} s`,
+      `SIGKILL trials at ${r.commit}: ${r.kills} kills, seed ${r.seed}, ${r.lanes} lanes, kill ≤ ${r.maxDelayMs} ms after a token, ${r.seconds} s`,
       `  where the kills landed:            ${JSON.stringify(r.phases)}`,
       `  corrupt stores:                     ${r.corruptStores}   (goal 0)`,
       `  grants lost, answer on disk:        ${r.grantsLostWithAnswerOnDisk}   (goal 0)`,
@@ -443,11 +484,18 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       `  logins burned:                      ${r.loginsBurned}   (goal 0)`,
       `  kill → next token, ms:              p50 ${r.nextTokenMs.p50}, p95 ${r.nextTokenMs.p95}, max ${r.nextTokenMs.max}  (${r.waitsOver3s} over 3 s)`,
       `  next child's getToken, ms:          p50 ${r.childGetTokenMs.p50}, p95 ${r.childGetTokenMs.p95}, max ${r.childGetTokenMs.max}`,
+      `  of which waiting for the lock, ms:  p50 ${r.lockWaitMs.p50}, p95 ${r.lockWaitMs.p95}, max ${r.lockWaitMs.max}  (${r.lockWaitsOver3s} over 3 s)`,
+      `  lock left behind by the kill:       ${JSON.stringify(r.lockLeft)}`,
       `  by provider:                        ${JSON.stringify(r.byProvider)}`,
       `  unexpected outcomes:                ${r.unexpected.length}${r.unexpected.length ? ` ${JSON.stringify(r.unexpected.slice(0, 3))}` : ""}`,
     ];
     console.log(lines.join("\n"));
   }
-  const bad = report.corruptStores + report.grantsLostWithAnswerOnDisk + report.loginsBurned + report.unexpected.length;
+  const bad =
+    report.corruptStores +
+    report.grantsLostWithAnswerOnDisk +
+    report.loginsBurned +
+    report.unexpected.length +
+    report.lockWaitsOver3s;
   process.exit(bad === 0 ? 0 : 1);
 }

@@ -1,8 +1,8 @@
 /**
- * The file store's cross-process lock: a directory created with `mkdir` (atomic on every local file system) holding
- * an `owner` file that names its holder — pid, host name, boot id, pid namespace and the process's start time (so a
- * reused pid is not mistaken for the holder) plus a random nonce per acquisition. The holder touches the directory's
- * mtime every `updateMs` while it holds the lock.
+ * The file store's cross-process lock: a directory at `<name>.lock` holding an `owner` file that names its holder — pid, host name, boot id, pid namespace and the process's start time (so a
+ * reused pid is not mistaken for the holder) plus a random nonce per acquisition. It is prepared under a private
+ * name with the owner file inside and renamed into place (atomic; fails if a lock is there), so no lock ever exists
+ * without its holder's name. The holder touches the directory's mtime every `updateMs` while it holds the lock.
  *
  * A waiter takes a lock over when its holder is provably dead (same host, boot and pid namespace, and the pid is gone,
  * a zombie, or a different process since its start time differs) — at once, not after a stale window — or when its
@@ -163,31 +163,61 @@ async function readOwner(fs: StoreFs, lockPath: string): Promise<LockOwner | und
 
 /** One attempt to take the lock at `lockPath`, taking over a dead or stale holder's lock on the way. */
 export async function tryAcquire(lockPath: string, o: DirLockOptions): Promise<AcquireResult> {
-  for (let attempt = 0; attempt < 4; attempt++) {
-    try {
-      await o.fs.mkdir(lockPath, { mode: 0o700 });
-      return { held: await own(lockPath, o) };
-    } catch (e) {
-      if (errno(e) !== "EEXIST") throw e;
-    }
-    const st = await o.fs.lstat(lockPath).catch((e) => {
-      if (errno(e) === "ENOENT") return undefined;
-      throw e;
+  // The lock is born with its owner file: prepared in a private directory, then renamed into place — rename(2) of a
+  // directory fails if the target is a non-empty directory (ENOTEMPTY/EEXIST) or a file (ENOTDIR), so there is no
+  // moment where the lock exists without naming its holder (a holder killed there would cost the stale window).
+  const owner: LockOwner = { ...(await selfIdentity()), nonce: randomBytes(16).toString("hex"), at: Date.now() };
+  const staged = `${lockPath}.new-${owner.nonce}`;
+  await o.fs.mkdir(staged, { mode: 0o700 });
+  let held: HeldLock | undefined;
+  try {
+    await o.fs.writeFile(`${staged}/${OWNER}`, `${JSON.stringify(owner)}\n`, {
+      mode: 0o600,
+      flag: fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL,
     });
-    if (!st) continue; // released meanwhile
-    if (!st.isDirectory()) {
-      await moveAsideNonDirectory(lockPath, st.ino, o);
-      continue;
+    const ino = (await o.fs.lstat(staged)).ino;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      // rename(2) would replace an EMPTY directory: an older hpauth's owner-less lock. Look first (that older
+      // version racing us within these microseconds is the one case left; its heartbeat would then report the loss).
+      const there = await o.fs.lstat(lockPath).then(
+        () => true,
+        () => false,
+      );
+      if (!there) {
+        try {
+          await o.fs.rename(staged, lockPath);
+          held = hold(lockPath, owner, ino, o);
+          return { held };
+        } catch (e) {
+          if (!["ENOTEMPTY", "EEXIST", "ENOTDIR", "EISDIR"].includes(errno(e) ?? "")) throw e;
+        }
+      }
+      await judge(lockPath, o);
     }
-    const owner = await readOwner(o.fs, lockPath);
-    const dead = owner !== undefined && (await holderState(owner)) === "dead";
-    const stale = Date.now() - st.mtimeMs > o.staleMs;
-    if (!dead && !stale) return { busy: true };
-    // An owner-less lock is taken over only when stale: its holder may be between mkdir and writing the owner.
-    const tomb = owner ? `${lockPath}.dead-${safe(owner.nonce)}` : `${lockPath}.stale-${st.ino}`;
-    await takeOver(lockPath, tomb, st.ino, owner?.nonce, o);
+    return { busy: true };
+  } finally {
+    if (!held) await o.fs.rm(staged, { recursive: true, force: true }).catch(() => undefined);
   }
-  return { busy: true };
+}
+
+/** Someone else's lock is at `lockPath`: take it over if its holder is provably dead or it is stale. */
+async function judge(lockPath: string, o: DirLockOptions): Promise<void> {
+  const st = await o.fs.lstat(lockPath).catch((e) => {
+    if (errno(e) === "ENOENT") return undefined;
+    throw e;
+  });
+  if (!st) return; // released meanwhile
+  if (!st.isDirectory()) {
+    await moveAsideNonDirectory(lockPath, st.ino, o);
+    return;
+  }
+  const owner = await readOwner(o.fs, lockPath);
+  const dead = owner !== undefined && (await holderState(owner)) === "dead";
+  const stale = Date.now() - st.mtimeMs > o.staleMs;
+  if (!dead && !stale) return;
+  // An owner-less lock (an older hpauth's) is taken over only when stale.
+  const tomb = owner ? `${lockPath}.dead-${safe(owner.nonce)}` : `${lockPath}.stale-${st.ino}`;
+  await takeOver(lockPath, tomb, st.ino, owner?.nonce, o);
 }
 
 function safe(nonce: string): string {
@@ -241,18 +271,7 @@ async function moveAsideNonDirectory(lockPath: string, ino: number, o: DirLockOp
   o.warn(`${lockPath} was a plain file, not a lock directory (it made every lock attempt fail); moved it to ${aside}.`);
 }
 
-async function own(lockPath: string, o: DirLockOptions): Promise<HeldLock> {
-  const owner: LockOwner = { ...(await selfIdentity()), nonce: randomBytes(16).toString("hex"), at: Date.now() };
-  try {
-    await o.fs.writeFile(`${lockPath}/${OWNER}`, `${JSON.stringify(owner)}\n`, {
-      mode: 0o600,
-      flag: fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL,
-    });
-  } catch (e) {
-    await o.fs.rm(lockPath, { recursive: true, force: true }).catch(() => undefined);
-    throw e;
-  }
-  const ino = (await o.fs.lstat(lockPath)).ino;
+function hold(lockPath: string, owner: LockOwner, ino: number, o: DirLockOptions): HeldLock {
   let released = false;
   let lost = false;
   let timer: NodeJS.Timeout | undefined;
@@ -320,6 +339,6 @@ async function own(lockPath: string, o: DirLockOptions): Promise<HeldLock> {
 /** Leftovers of takeovers, releases and moved-aside files, by name: `<name>.lock.<kind>-…`. */
 export function isLockLeftover(name: string): "tombstone" | "released" | undefined {
   if (/\.lock\.(dead|stale)-[A-Za-z0-9]+$/.test(name)) return "tombstone";
-  if (/\.lock\.released-[0-9a-f]+$/.test(name)) return "released";
+  if (/\.lock\.(released|new)-[0-9a-f]+$/.test(name)) return "released";
   return undefined;
 }
