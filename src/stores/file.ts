@@ -1,29 +1,30 @@
 /**
  * The default token store: one JSON file per credential in a private directory, replaced atomically, with a
- * cross-process lock per credential (proper-lockfile: a lock directory whose mtime the holder keeps fresh, so a
- * holder that died is taken over after `staleMs`). Layout, format and guarantees: docs/stores.md.
+ * cross-process lock per credential (./filelock.ts: a lock directory naming its holder, whose mtime the holder keeps
+ * fresh; a holder on this host that died is taken over at once, any other after `staleMs`). Layout, format and
+ * guarantees: docs/stores.md.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash, randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
-import { chmod, copyFile, mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { homedir as osHomedir } from "node:os";
 import { posix, win32 } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { HpauthError } from "../engine/errors.js";
+import {
+  defaultFs,
+  type HeldLock,
+  holderState,
+  isLockLeftover,
+  type ProcessIdentity,
+  type StoreFs,
+  selfIdentity,
+  tryAcquire,
+} from "./filelock.js";
 import { DEFAULT_LOCK_TIMEOUT_MS, KeyedMutex } from "./mutex.js";
-
-// proper-lockfile (with graceful-fs, retry, signal-exit) costs several ms to load, and a cached token read takes no
-// lock: loaded on the first withLock() only.
-let lockfileModule: Promise<typeof import("proper-lockfile")> | undefined;
-const loadLockfile = () => {
-  lockfileModule ??= import("proper-lockfile").then(
-    (m) => (m as { default?: typeof import("proper-lockfile") }).default ?? m,
-  );
-  return lockfileModule;
-};
-
 import type { LockOptions, SetOptions, TokenRecord, TokenStore } from "./types.js";
+
+export type { StoreFs } from "./filelock.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -53,14 +54,21 @@ export interface FileTokenStoreOptions {
   /** Default wait for a lock when the caller gives none: long enough for someone else's browser login. */
   lockTimeoutMs?: number;
   /**
-   * A lock whose holder has not refreshed it for this long is considered dead and taken over. The holder refreshes
-   * it every `lockUpdateMs` while alive, however long it holds the lock. proper-lockfile's minimum is 2000.
+   * A lock whose holder has not refreshed it for this long is considered dead and taken over, wherever the holder
+   * runs (a holder on this host that no longer exists is taken over at once). The holder refreshes it every
+   * `lockUpdateMs` while alive, however long it holds the lock. Minimum 2000.
    */
   lockStaleMs?: number;
-  /** How often a live holder refreshes its lock (proper-lockfile clamps it to [1000, lockStaleMs / 2]). */
+  /** How often a live holder refreshes its lock (clamped to [250, lockStaleMs / 2]). */
   lockUpdateMs?: number;
-  /** Stray temp files (from a writer that died mid-write) older than this are deleted when the store opens. */
+  /**
+   * A temp file whose writer cannot be proven dead (another host, an older hpauth) is treated as abandoned once
+   * older than this: then recovered, set aside or deleted (docs/stores.md, "Interrupted writes"). Also the grace
+   * period before takeover tombstones are removed.
+   */
   tempMaxAgeMs?: number;
+  /** The file-system calls (default `node:fs/promises`); tests inject one to observe the order of writes and syncs. */
+  fs?: StoreFs;
   /**
    * Non-fatal problems: permissions tightened, a corrupt file preserved, a lock lost while held. Messages name
    * files and keys, never token values. Default: `process.emitWarning`.
@@ -82,6 +90,7 @@ const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
 interface Holder {
   key: string;
   lockPath: string;
+  lock?: HeldLock;
   lost?: Error;
   released?: boolean;
 }
@@ -96,6 +105,7 @@ export class FileTokenStore implements TokenStore {
   readonly #updateMs: number;
   readonly #tempMaxAgeMs: number;
   readonly #warn: (message: string) => void;
+  readonly #fs: StoreFs;
   #ready?: Promise<void>;
 
   constructor(options: FileTokenStoreOptions) {
@@ -103,7 +113,8 @@ export class FileTokenStore implements TokenStore {
     this.dir = options.dir;
     this.#lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     this.#staleMs = Math.max(options.lockStaleMs ?? DEFAULT_LOCK_STALE_MS, 2000);
-    this.#updateMs = options.lockUpdateMs ?? DEFAULT_LOCK_UPDATE_MS;
+    this.#updateMs = Math.min(Math.max(options.lockUpdateMs ?? DEFAULT_LOCK_UPDATE_MS, 250), this.#staleMs / 2);
+    this.#fs = options.fs ?? defaultFs;
     this.#tempMaxAgeMs = options.tempMaxAgeMs ?? DEFAULT_TEMP_MAX_AGE_MS;
     this.#warn = options.onWarning ?? ((m) => process.emitWarning(m, { code: "HPAUTH_STORE" }));
   }
@@ -133,7 +144,13 @@ export class FileTokenStore implements TokenStore {
     const holder = this.#holders.getStore()?.get(key);
     const file = this.#file(key);
     // `released`: a task started inside fn that writes after withLock returned is an ordinary, unfenced write.
-    if (holder && !holder.released && !(await this.#stillHeld(holder))) {
+    // The lock check and the read of the record being replaced run together: every step before the temp file is
+    // written widens the window in which a kill loses a just-rotated refresh token (npm run trials, "memory").
+    const [held, existing] = await Promise.all([
+      holder && !holder.released ? this.#stillHeld(holder) : true,
+      this.#readPrivate(file).catch(() => undefined),
+    ]);
+    if (holder && !held) {
       const current = await this.get(key).catch(() => undefined);
       if (!options.ifCurrent?.(current)) {
         throw storeError(`Lost the lock on "${holder.key}" before writing; not overwriting the token record.`, {
@@ -144,25 +161,27 @@ export class FileTokenStore implements TokenStore {
         `The lock on "${holder.key}" was lost before writing, but the record is unchanged since it was read: saving.`,
       );
     }
-    const existing = await this.#readPrivate(file).catch(() => undefined);
     if (existing !== undefined) {
       const parsed = parseFile(existing);
       if (parsed.kind === "future") throw unreadable(parsed, file);
       if (parsed.kind === "corrupt") {
         // The bytes may still hold a refresh token a human can rescue: keep them before replacing.
         const copy = `${file}.corrupt-${Date.now()}`;
-        await copyFile(file, copy, fsConstants.COPYFILE_EXCL).catch((e) => {
+        await this.#fs.copyFile(file, copy, fsConstants.COPYFILE_EXCL).catch((e) => {
           // A concurrent writer preserved the same bytes in the same millisecond.
           if (errno(e) === "EEXIST") return;
           throw storeError(`Token file ${file} is corrupt and could not be preserved before overwriting.`, {
             cause: e,
           });
         });
-        if (!IS_WINDOWS) await chmod(copy, 0o600);
+        if (!IS_WINDOWS) await this.#fs.chmod(copy, 0o600);
         this.#warn(`Token file ${file} was corrupt (${parsed.reason}); kept a copy at ${copy} and replaced it.`);
       }
     }
-    const body = `${JSON.stringify({ v: FILE_FORMAT, key, record }, null, 2)}\n`;
+    // `prev`: which record this one replaces, so a copy left in a temp file by a writer that died before its rename
+    // is recovered only over exactly that record (#settleTemps), never over a newer one.
+    const prev = existing === undefined ? null : digest(existing);
+    const body = `${JSON.stringify({ v: FILE_FORMAT, key, prev, record }, null, 2)}\n`;
     try {
       await this.#atomicWrite(file, body);
     } catch (e) {
@@ -178,11 +197,13 @@ export class FileTokenStore implements TokenStore {
     await this.#ensureDir();
     const file = this.#file(key);
     try {
-      await unlink(file);
+      await this.#fs.unlink(file);
     } catch (e) {
-      if (errno(e) === "ENOENT") return;
-      throw storeError(`Cannot delete token file ${file} (${errno(e) ?? "error"}).`, { cause: e });
+      if (errno(e) !== "ENOENT")
+        throw storeError(`Cannot delete token file ${file} (${errno(e) ?? "error"}).`, { cause: e });
     }
+    // A dead writer's temp file of this key must not bring the record back later: drop (or set aside) those too.
+    await this.#settleTemps(key, "discard");
     await this.#syncDir();
   }
 
@@ -216,21 +237,23 @@ export class FileTokenStore implements TokenStore {
     const timeoutMs = options.timeoutMs ?? this.#lockTimeoutMs;
     const deadline = Date.now() + timeoutMs;
     const { signal } = options;
-    // In-process queue first: proper-lockfile would report our own live lock as ELOCKED and we would poll for it.
+    // In-process queue first: the lock directory cannot tell two callers of one process apart, and they would poll.
     return this.#mutex.run(
       key,
       async () => {
         await this.#ensureDir();
         const holder: Holder = { key, lockPath: this.#lockPath(key) };
-        const release = await this.#acquire(holder, deadline, timeoutMs, signal);
+        const lock = await this.#acquire(holder, deadline, timeoutMs, signal);
+        holder.lock = lock;
         const held = new Map(this.#holders.getStore() ?? []);
         held.set(key, holder);
         try {
+          // Under the lock: a record a dead writer got onto disk but not renamed into place is the newest one.
+          await this.#settleTemps(key, "recover");
           return await this.#holders.run(held, fn);
         } finally {
           holder.released = true;
-          // After a compromise proper-lockfile has already dropped the lock (ERELEASED); nothing else to undo.
-          await release().catch((e: unknown) => {
+          await lock.release().catch((e: unknown) => {
             if (!holder.lost) this.#warn(`Releasing the lock on "${key}" failed (${errno(e) ?? "error"}).`);
           });
         }
@@ -239,21 +262,19 @@ export class FileTokenStore implements TokenStore {
     );
   }
 
-  async #acquire(holder: Holder, deadline: number, timeoutMs: number, signal?: AbortSignal) {
-    const lockfile = await loadLockfile();
+  async #acquire(holder: Holder, deadline: number, timeoutMs: number, signal?: AbortSignal): Promise<HeldLock> {
     let backoff = 20;
     for (;;) {
       if (signal?.aborted) throw cancelled();
+      let got: Awaited<ReturnType<typeof tryAcquire>>;
       try {
-        return await lockfile.lock(this.#file(holder.key), {
-          lockfilePath: holder.lockPath,
-          realpath: false,
-          retries: 0,
-          stale: this.#staleMs,
-          update: this.#updateMs,
-          // The default throws from a timer, killing the process. Instead: warn, and refuse further writes under
-          // this lock (set() checks), so a holder that stalled past the stale window cannot clobber the record
-          // written by whoever took over.
+        got = await tryAcquire(holder.lockPath, {
+          fs: this.#fs,
+          staleMs: this.#staleMs,
+          updateMs: this.#updateMs,
+          warn: this.#warn,
+          // Warn, and refuse further writes under this lock (set() checks), so a holder that stalled past the stale
+          // window cannot clobber the record written by whoever took over.
           onCompromised: (err) => {
             holder.lost = err;
             this.#warn(
@@ -262,12 +283,9 @@ export class FileTokenStore implements TokenStore {
           },
         });
       } catch (e) {
-        if (errno(e) !== "ELOCKED") {
-          throw storeError(`Cannot lock token "${holder.key}" in ${this.dir} (${errno(e) ?? "error"}).`, {
-            cause: e,
-          });
-        }
+        throw storeError(`Cannot lock token "${holder.key}" in ${this.dir} (${errno(e) ?? "error"}).`, { cause: e });
       }
+      if ("held" in got) return got.held;
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw lockTimeout(holder.key, timeoutMs, this.#staleMs);
       // Jittered so N waiters do not hit the directory in lockstep; capped well below the stale window so a
@@ -283,11 +301,80 @@ export class FileTokenStore implements TokenStore {
   }
 
   async #stillHeld(holder: Holder): Promise<boolean> {
-    if (holder.lost) return false;
-    // Catches a takeover that proper-lockfile's next update tick would report only later.
-    return (await loadLockfile())
-      .check(this.#file(holder.key), { lockfilePath: holder.lockPath, realpath: false, stale: this.#staleMs })
-      .catch(() => false);
+    if (holder.lost || !holder.lock) return false;
+    // Catches a takeover that the next heartbeat would report only later.
+    return holder.lock.check().catch(() => false);
+  }
+
+  /**
+   * Temp files of `key` whose writer is provably dead (or that are older than tempMaxAgeMs): an empty one is
+   * deleted; one that does not parse is kept aside as `<file>.corrupt-<ms>` (it may hold a refresh token);
+   * a complete record of the same key written over exactly the record stored now (its `prev` is the hash of the
+   * stored file, or null when none is stored) and newer than it is renamed into place — only in mode `recover`,
+   * i.e. under the key's lock (`sweep` leaves it for then, `discard` — after a delete — drops it); any other
+   * complete one is superseded and deleted. A temp file of a live writer is left alone.
+   */
+  async #settleTemps(key: string, mode: "recover" | "sweep" | "discard"): Promise<void> {
+    const file = this.#file(key);
+    const prefix = `.${baseName(key)}.json.`;
+    const names = (await this.#names()).filter((n) => n.startsWith(prefix) && n.endsWith(".tmp")).sort();
+    for (const name of names) {
+      const tmp = this.#join(name);
+      if (!(await this.#abandoned(name, tmp))) continue;
+      const text = await this.#readPrivate(tmp).catch(() => undefined);
+      if (text === undefined) continue;
+      if (text.length === 0) {
+        await this.#fs.rm(tmp, { force: true }).catch(() => undefined);
+        continue;
+      }
+      const parsed = parseFile(text);
+      if (parsed.kind === "future") continue; // a newer hpauth's: not ours to judge
+      if (parsed.kind !== "ok" || parsed.key !== key) {
+        const aside = `${file}.corrupt-${Date.now()}`;
+        await this.#fs.rename(tmp, aside).catch(() => undefined);
+        this.#warn(
+          `An interrupted write left an incomplete temp file for "${key}" (${parsed.kind === "ok" ? "another key" : parsed.reason}); kept it at ${aside}.`,
+        );
+        continue;
+      }
+      const current = await this.#readPrivate(file).catch(() => null);
+      if (current === null) continue; // unreadable record: leave both for a human
+      const stored = current === undefined ? undefined : parseFile(current);
+      const basedOnStored = parsed.prev === (current === undefined ? null : digest(current));
+      const newer = stored?.kind !== "ok" || parsed.record.updatedAt > stored.record.updatedAt;
+      if (basedOnStored && newer && mode !== "discard") {
+        if (mode === "sweep") continue;
+        await this.#fs.rename(tmp, file);
+        await this.#syncDir();
+        this.#warn(
+          `Recovered the token record for "${key}" from a write interrupted before its rename (the writer died); it was newer than the stored one.`,
+        );
+        continue;
+      }
+      await this.#fs.rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /** The temp file's writer is provably dead (its name says who wrote it), or the file is older than tempMaxAgeMs. */
+  async #abandoned(name: string, path: string): Promise<boolean> {
+    const w = TEMP_NAME.exec(name);
+    if (w) {
+      const me = await selfIdentity();
+      if (w[1] === hostTag(me)) {
+        const pid = Number(w[2]);
+        const { start: _mine, ...where } = me;
+        const writer: ProcessIdentity = w[3] === "x" ? { ...where, pid } : { ...where, pid, start: w[3] };
+        if (pid === me.pid && writer.start === me.start) return false; // ours: a write in progress here
+        const state = await holderState(writer);
+        if (state === "dead") return true;
+        if (state === "alive") return false;
+      }
+    }
+    const age = await this.#fs.stat(path).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => -1,
+    );
+    return age > this.#tempMaxAgeMs;
   }
 
   #file(key: string): string {
@@ -304,7 +391,7 @@ export class FileTokenStore implements TokenStore {
 
   async #names(): Promise<string[]> {
     try {
-      return await readdir(this.dir);
+      return await this.#fs.readdir(this.dir);
     } catch (e) {
       throw storeError(`Cannot read token directory ${this.dir} (${errno(e) ?? "error"}).`, { cause: e });
     }
@@ -321,11 +408,11 @@ export class FileTokenStore implements TokenStore {
 
   async #prepareDir() {
     try {
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await this.#fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
     } catch (e) {
       throw storeError(`Cannot create token directory ${this.dir} (${errno(e) ?? "error"}).`, { cause: e });
     }
-    const st = await stat(this.dir);
+    const st = await this.#fs.stat(this.dir);
     if (!st.isDirectory()) throw storeError(`Token directory ${this.dir} is not a directory.`);
     if (!IS_WINDOWS) {
       const uid = process.geteuid?.();
@@ -337,28 +424,46 @@ export class FileTokenStore implements TokenStore {
       // Our own directory with loose permissions (an older tool, a careless mkdir): tightening it is safe and
       // what the user wants; files inside are checked one by one as they are read.
       if ((st.mode & 0o077) !== 0) {
-        await chmod(this.dir, 0o700);
+        await this.#fs.chmod(this.dir, 0o700);
         this.#warn(`Token directory ${this.dir} was accessible to others (mode ${modeOf(st.mode)}); set it to 0700.`);
       }
     }
     const now = Date.now();
     for (const name of await this.#names()) {
-      if (!(name.startsWith(".") && name.endsWith(".tmp"))) continue;
       const path = this.#join(name);
-      const age = await stat(path).then(
-        (s) => now - s.mtimeMs,
-        () => -1,
-      );
-      // Young temp files may belong to a live writer in another process (its rename would then fail).
-      if (age > this.#tempMaxAgeMs) await rm(path, { force: true }).catch(() => undefined);
+      if (isLockLeftover(name)) {
+        // Takeover tombstones stay for a grace period: their names are what stops a second, slower taker.
+        const age = await this.#fs.lstat(path).then(
+          (s) => now - s.mtimeMs,
+          () => -1,
+        );
+        if (age > this.#tempMaxAgeMs) await this.#fs.rm(path, { recursive: true, force: true }).catch(() => undefined);
+        continue;
+      }
+      const temp = /^\.(.+\.[0-9a-f]{32})\.json\..*\.tmp$/.exec(name);
+      if (!temp) continue;
+      // Without the lock: only what is safe whoever holds it — dead writers' empty, broken or superseded temp
+      // files. A recoverable one waits for the next withLock of its key; a live writer's is left alone.
+      const text = await this.#readPrivate(path).catch(() => undefined);
+      if (text === undefined) continue;
+      const parsed = parseFile(text);
+      if (parsed.kind === "ok" && `${baseName(parsed.key)}` === temp[1]) {
+        await this.#settleTemps(parsed.key, "sweep").catch(() => undefined);
+      } else if (await this.#abandoned(name, path)) {
+        if (text.length === 0 || parsed.kind === "corrupt") {
+          // No key to file it under: an empty one goes, a broken one is kept aside next to where it was.
+          if (text.length === 0) await this.#fs.rm(path, { force: true }).catch(() => undefined);
+          else await this.#fs.rename(path, this.#join(`${temp[1]}.json.corrupt-${now}`)).catch(() => undefined);
+        }
+      }
     }
   }
 
   /** Reads a record file if it exists, refusing symlinks and files owned by someone else. */
   async #readPrivate(file: string): Promise<string | undefined> {
-    let fh: Awaited<ReturnType<typeof open>>;
+    let fh: Awaited<ReturnType<StoreFs["open"]>>;
     try {
-      fh = await open(file, fsConstants.O_RDONLY | O_NOFOLLOW);
+      fh = await this.#fs.open(file, fsConstants.O_RDONLY | O_NOFOLLOW);
     } catch (e) {
       if (errno(e) === "ENOENT") return undefined;
       if (errno(e) === "ELOOP") throw storeError(`Token file ${file} is a symbolic link; refusing to follow it.`);
@@ -387,18 +492,25 @@ export class FileTokenStore implements TokenStore {
    * written, flushed, renamed over the record, then the directory flushed so the rename survives a power cut.
    */
   async #atomicWrite(file: string, body: string) {
-    const tmp = this.#join(`.${posix.basename(file.replace(/\\/g, "/"))}.${randomBytes(8).toString("hex")}.tmp`);
+    const me = await selfIdentity();
+    // The writer's identity in the name (host tag, pid, start time): whoever finds the file can tell if we died.
+    const tag = `${hostTag(me)}-${me.pid}-${me.start ?? "x"}-${randomBytes(8).toString("hex")}`;
+    const tmp = this.#join(`.${posix.basename(file.replace(/\\/g, "/"))}.${tag}.tmp`);
     try {
-      const fh = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | O_NOFOLLOW, 0o600);
+      const fh = await this.#fs.open(
+        tmp,
+        fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | O_NOFOLLOW,
+        0o600,
+      );
       try {
         await fh.writeFile(body, "utf8");
         await fh.sync();
       } finally {
         await fh.close();
       }
-      await rename(tmp, file);
+      await this.#fs.rename(tmp, file);
     } catch (e) {
-      await rm(tmp, { force: true }).catch(() => undefined);
+      await this.#fs.rm(tmp, { force: true }).catch(() => undefined);
       throw storeError(`Cannot write token file ${file} (${errno(e) ?? "error"}).`, { cause: e });
     }
     await this.#syncDir();
@@ -407,7 +519,7 @@ export class FileTokenStore implements TokenStore {
   async #syncDir() {
     // Windows cannot open a directory for fsync; NTFS journals the rename itself.
     if (IS_WINDOWS) return;
-    const dh = await open(this.dir, fsConstants.O_RDONLY);
+    const dh = await this.#fs.open(this.dir, fsConstants.O_RDONLY);
     try {
       await dh.sync();
     } catch (e) {
@@ -419,6 +531,21 @@ export class FileTokenStore implements TokenStore {
   }
 }
 
+/** `.<base>.json.<host tag>-<pid>-<start|x>-<random>.tmp`. */
+const TEMP_NAME = /\.json\.([0-9a-f]{12})-(\d+)-(\d+|x)-[0-9a-f]{16}\.tmp$/;
+
+/** Names this host, boot and pid namespace: a pid in a temp file name means something only where they match. */
+function hostTag(id: { host: string; boot?: string; pidns?: string }): string {
+  return createHash("sha256")
+    .update(`${id.host}\0${id.boot ?? ""}\0${id.pidns ?? ""}`)
+    .digest("hex")
+    .slice(0, 12);
+}
+
+function digest(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex").slice(0, 32);
+}
+
 function baseName(key: string): string {
   if (typeof key !== "string" || key === "")
     throw new HpauthError("USAGE", "A token store key must be a non-empty string.");
@@ -428,7 +555,7 @@ function baseName(key: string): string {
 }
 
 type Parsed =
-  | { kind: "ok"; key: string; record: TokenRecord }
+  | { kind: "ok"; key: string; record: TokenRecord; prev?: string | null }
   | { kind: "future"; version: number; reason: string }
   | { kind: "corrupt"; reason: string };
 
@@ -455,7 +582,9 @@ function parseFile(text: string): Parsed {
   if (!isObject(record) || record.v !== RECORD_VERSION || typeof record.provider !== "string") {
     return { kind: "corrupt", reason: "missing or invalid record" };
   }
-  return { kind: "ok", key: doc.key, record: record as unknown as TokenRecord };
+  const ok: Parsed = { kind: "ok", key: doc.key, record: record as unknown as TokenRecord };
+  if (doc.prev === null || typeof doc.prev === "string") ok.prev = doc.prev;
+  return ok;
 }
 
 function newerVersion(v: unknown, known: number): number | undefined {

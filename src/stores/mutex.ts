@@ -1,7 +1,7 @@
 /**
  * A keyed async mutex: one holder per key within this process, FIFO. Hand-rolled because it is a dozen lines and
- * the stores need it only as the in-process layer under their cross-process lock (proper-lockfile refuses a second
- * acquisition from the same process, so callers must queue here first).
+ * the stores need it only as the in-process layer under their cross-process lock (whose lock directory cannot tell
+ * two callers of one process apart, so callers must queue here first).
  */
 import { HpauthError } from "../engine/errors.js";
 

@@ -66,7 +66,8 @@ describe("layout and permissions", () => {
     const file = store.fileFor("profile:prod");
     expect(names).toContain(file.slice(dir.length + 1));
     const doc = JSON.parse(await readFile(file, "utf8"));
-    expect(doc).toEqual({ v: 1, key: "profile:prod", record: record() });
+    // `prev`: the hash of the record this write replaced (none here), for recovering an interrupted write.
+    expect(doc).toEqual({ v: 1, key: "profile:prod", prev: null, record: record() });
   });
 
   it.runIf(posixOnly)("keeps 0600 on rewrite even under a permissive umask", async () => {
@@ -254,7 +255,7 @@ describe("lock staleness and loss", () => {
         // Someone else removed our lock and took it (what a takeover after a long stall looks like).
         await rm(lockDir, { recursive: true });
         await mkdir(lockDir);
-        // Let proper-lockfile's update tick (every 1 s) notice; by default it would throw from a timer.
+        // Let the lock's heartbeat (every 1 s) notice; it must report, not throw from a timer.
         for (let waited = 0; !warnings.some((w) => w.includes("was lost")) && waited < 8000; waited += 50)
           await sleep(50);
         await store.set("k", record({ updatedAt: 2 }));

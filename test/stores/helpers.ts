@@ -26,7 +26,7 @@ export function record(extra: Partial<TokenRecord> = {}): TokenRecord {
 
 /**
  * Children cannot load TypeScript (Node 20, no loader), so the store is bundled to one ESM file they import. The
- * banner gives bundled CommonJS (proper-lockfile, graceful-fs) a real `require` for Node's built-ins.
+ * banner gives bundled CommonJS dependencies a real `require` for Node's built-ins.
  */
 export async function bundleStore(outDir: string): Promise<string> {
   const outfile = join(outDir, "store.mjs");
