@@ -26,6 +26,8 @@ export type ErrorCode =
   | "TIMEOUT"
   | "SERVER_ERROR"
   | "INVALID_RESPONSE"
+  /** A refresh or code exchange was sent and its answer never arrived: the server may have acted on it. */
+  | "ANSWER_LOST"
   | "LOCK_TIMEOUT"
   | "STORE_ERROR"
   // other
@@ -63,6 +65,7 @@ const CATEGORY: Record<ErrorCode, ErrorCategory> = {
   TIMEOUT: "network",
   SERVER_ERROR: "network",
   INVALID_RESPONSE: "network",
+  ANSWER_LOST: "network",
   LOCK_TIMEOUT: "network",
   STORE_ERROR: "internal",
   CANCELLED: "cancelled",
