@@ -208,9 +208,11 @@ describe("inspect", () => {
 
 describe("messages", () => {
   it("one duration format", () => {
-    expect([0.25, 0, 15, 60, 150, 3600, 3900, 86400 + 7200].map(formatDuration)).toEqual([
+    expect([0.25, 0, 1.5, 2.04, 15, 60, 150, 3600, 3900, 86400 + 7200].map(formatDuration)).toEqual([
       "250ms",
       "0s",
+      "1.5s",
+      "2s",
       "15s",
       "1m",
       "2m 30s",
