@@ -155,7 +155,9 @@ function networkCode(e: unknown): string | undefined {
   const cause = (e as { cause?: { code?: unknown; errors?: Array<{ code?: unknown }> } }).cause;
   if (typeof cause?.code === "string") return cause.code;
   const inner = cause?.errors?.find((x) => typeof x?.code === "string")?.code;
-  return typeof inner === "string" ? inner : undefined;
+  if (typeof inner === "string") return inner;
+  // fetch refuses the Fetch standard's blocked ports (6000, 6667, …) before connecting, with no code.
+  return (cause as { message?: unknown } | undefined)?.message === "bad port" ? "BAD_PORT" : undefined;
 }
 
 function backoffDelay(attempt: number, policy: RetryPolicy, rt: Runtime): number {
@@ -272,6 +274,13 @@ async function attemptOnce(ctx: HttpContext, url: URL, init: RequestInit, option
           ...common,
           cause: e,
         }),
+      );
+    }
+    if (code === "BAD_PORT") {
+      throw new HpauthError(
+        "NETWORK_ERROR",
+        `${options.what}: fetch refuses to connect to port ${url.port} of ${url.origin} (a port the Fetch standard blocks) — ${field ? `check ${field}` : "check the URL"}`,
+        { ...common, cause: e, hint: "Use another port." },
       );
     }
     if (code !== undefined && NOT_SENT.has(code)) throw new Transient(notSent(ctx, url, options, code, field, e));

@@ -100,10 +100,10 @@ describe("aruba-central login budget", () => {
   });
 
   // Issue 7.2: the claim is released when the server's answer proves no token was created, kept when unknown.
-  const FAST = { retry: { attempts: 2, timeoutMs: 300, nonIdempotentTimeoutMs: 300, baseDelayMs: 1 } };
+  const FAST = { retry: { attempts: 2, timeoutMs: 700, nonIdempotentTimeoutMs: 700, baseDelayMs: 1 } };
   it.each([
     ["step 1: 503 (after retries)", "login", { type: "status", status: 503, count: 2 }, "SERVER_ERROR", "released"],
-    ["step 1: timeout", "login", { type: "delay", delayMs: 700, count: 2 }, "TIMEOUT", "released"],
+    ["step 1: timeout", "login", { type: "delay", delayMs: 1500, count: 2 }, "TIMEOUT", "released"],
     ["step 2: HTML error page", "code", { type: "html", count: 2 }, "SERVER_ERROR", "released"],
     ["step 2: dropped connection", "code", { type: "drop", count: 2 }, "NETWORK_ERROR", "released"],
     ["step 3: 500 (after retries)", "token", { type: "status", status: 500, count: 2 }, "SERVER_ERROR", "released"],
@@ -114,7 +114,7 @@ describe("aruba-central login budget", () => {
     ["step 3: 200 malformed JSON", "token", { type: "malformed" }, "ANSWER_LOST", "kept"],
     ["step 3: 200 truncated", "token", { type: "truncated" }, "ANSWER_LOST", "kept"],
     ["step 3: dropped after sending", "token", { type: "drop" }, "ANSWER_LOST", "kept"],
-    ["step 3: no answer in time", "token", { type: "delay", delayMs: 700 }, "ANSWER_LOST", "kept"],
+    ["step 3: no answer in time", "token", { type: "delay", delayMs: 1500 }, "ANSWER_LOST", "kept"],
   ] as const)("%s → %s, budget %s", async (_n, endpoint, fault, code, budget) => {
     await h.emu.admin.fault({ provider: "aruba-central", endpoint, ...fault });
     const m = h.manager("aruba-central", {}, FAST);
@@ -125,7 +125,7 @@ describe("aruba-central login budget", () => {
       expect(next).toBeUndefined();
       expect(m.events.some((e) => e.type === "login_budget_released")).toBe(true);
       // The next login goes ahead at once (and the emulator, which spends its budget on step 3, agrees).
-      await new Promise((r) => setTimeout(r, 500)); // let a delayed request finish at the server
+      await new Promise((r) => setTimeout(r, 900)); // let a delayed request finish at the server
       expect((await m.login()).source).toBe("login");
     } else {
       expect(next?.getTime()).toBeGreaterThan(h.now() + 29 * 60_000);

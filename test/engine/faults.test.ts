@@ -167,6 +167,16 @@ describe("transient faults at the token endpoint", () => {
     expect(e2.message).toContain(`connection refused by http://127.0.0.1:${port} — check token_url`);
   });
 
+  it("a port fetch blocks (the Fetch standard's list) is named, not retried as a lost connection", async () => {
+    const m = h.manager("greenlake", { baseUrl: "http://127.0.0.1:6000" }, FAST);
+    const err = await m.getToken().catch((e) => e);
+    expect(err.code).toBe("NETWORK_ERROR");
+    expect(err.message).toBe(
+      "GreenLake token request: fetch refuses to connect to port 6000 of http://127.0.0.1:6000 (a port the Fetch standard blocks) — check base_url",
+    );
+    expect(h.sleeps).toEqual([]);
+  });
+
   it("credential errors are never retried", async () => {
     const m = h.manager("greenlake", { clientSecret: "definitely-wrong" }, FAST);
     const err = await m.getToken().catch((e) => e);

@@ -13,8 +13,8 @@ import { FileTokenStore } from "../../src/stores/file.js";
 import { useHarness } from "./helpers.js";
 
 const h = useHarness();
-/** Idempotent requests give up after 300 ms; requests sent once wait 3 s. */
-const RETRY = { retry: { attempts: 3, timeoutMs: 300, nonIdempotentTimeoutMs: 3000, baseDelayMs: 10 } };
+/** Idempotent requests give up after 600 ms; requests sent once wait 5 s. */
+const RETRY = { retry: { attempts: 3, timeoutMs: 600, nonIdempotentTimeoutMs: 5000, baseDelayMs: 10 } };
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -38,7 +38,7 @@ describe("a slow refresh keeps the grant", () => {
       const rt0 = (await m.store.get(m.key))?.refreshToken;
       await h.advance(7200);
       await h.emu.admin.resetCounters();
-      await h.emu.admin.fault({ provider, endpoint: "token", type: "delay", delayMs: 800 });
+      await h.emu.admin.fault({ provider, endpoint: "token", type: "delay", delayMs: 1500 });
       const t = await m.getToken();
       expect(t.source).toBe("refresh");
       expect(t.accessToken).not.toBe(first.accessToken);
@@ -53,11 +53,11 @@ describe("a slow refresh keeps the grant", () => {
   );
 
   it("an idempotent login still gives up at the short timeout (and retries)", async () => {
-    await h.emu.admin.fault({ provider: "greenlake", endpoint: "token", type: "delay", delayMs: 800 });
+    await h.emu.admin.fault({ provider: "greenlake", endpoint: "token", type: "delay", delayMs: 1500 });
     const m = h.manager("greenlake", {}, RETRY);
     await m.getToken();
     expect((await h.counters("greenlake")).tokenRequests).toBe(2);
-    expect(m.events.find((e) => e.type === "retry")?.message).toMatch(/timed out after 300ms; retrying in/);
+    expect(m.events.find((e) => e.type === "retry")?.message).toMatch(/timed out after 600ms; retrying in/);
   });
 });
 
@@ -70,18 +70,18 @@ describe("an answer lost after sending", () => {
     const before = await store.get(withBrowser.key);
     await h.advance(3600);
     await h.emu.admin.resetCounters();
-    // The server rotates after 1.2 s; the client waits 500 ms for a request it must not repeat.
-    await h.emu.admin.fault({ provider: "techpulse", endpoint: "token", type: "delay", delayMs: 1200 });
+    // The server rotates after 2 s; the client waits 800 ms for a request it must not repeat.
+    await h.emu.admin.fault({ provider: "techpulse", endpoint: "token", type: "delay", delayMs: 2000 });
     const m = h.manager(
       "techpulse",
       {},
-      { store, authorizer: undefined, retry: { ...RETRY.retry, nonIdempotentTimeoutMs: 500 } },
+      { store, authorizer: undefined, retry: { ...RETRY.retry, nonIdempotentTimeoutMs: 800 } },
     );
     const err = await m.getToken().catch((e) => e);
     expect(err.code).toBe("ANSWER_LOST");
     expect(err.exitCode).toBe(5);
     expect(err.message).toMatch(
-      /^TechPulse token refresh: no answer from http:\/\/127\.0\.0\.1:\d+ within 500ms; the server may have rotated the refresh token, so it was not sent again$/,
+      /^TechPulse token refresh: no answer from http:\/\/127\.0\.0\.1:\d+ within 800ms; the server may have rotated the refresh token, so it was not sent again$/,
     );
     expect(err.hint).toMatch(/tried once more/);
     expect((await h.counters("techpulse")).tokenRequests).toBe(1);
@@ -94,7 +94,7 @@ describe("an answer lost after sending", () => {
 
     // The server did rotate (its answer was only late). A fresh process finds the marker, tries the stored
     // refresh token once, is refused, and says what happened instead of "revoked or expired".
-    await new Promise((r) => setTimeout(r, 900));
+    await new Promise((r) => setTimeout(r, 1500));
     const next = createTokenManager({ profile: h.profile("techpulse"), store, runtime: h.runtime, ...RETRY });
     const dead = await next.getToken().catch((e) => e);
     expect(dead.code).toBe("LOGIN_REQUIRED");
