@@ -435,7 +435,9 @@ export class TokenManager {
     const started = this.#rt.now();
     // The marker goes to the store before the request does: should the answer be lost (or this process die), the next
     // holder knows a refresh of this refresh token was sent. A store that cannot take it fails the refresh unsent.
-    const base = this.#refreshMarker ? await this.#markRefreshPending(rec) : rec;
+    // Not for an import: its refresh token is not in the store yet (a refused import must not overwrite the stored
+    // grant), and the user still holds it should the answer be lost.
+    const base = this.#refreshMarker && !extra.imported ? await this.#markRefreshPending(rec) : rec;
     try {
       const ctx = this.#flowContext(signal);
       // A refresh that reached the server may have rotated the refresh token: Ctrl-C must not throw its answer away.
@@ -452,7 +454,12 @@ export class TokenManager {
     } catch (e) {
       // The marker stays only when the outcome is unknown: ANSWER_LOST, or something that is not ours (a bug). Any
       // other failure is a known outcome (an answer, or nothing sent) and clears it in the same write as lastError.
-      const unknown = !isHpauthError(e) || e.code === "ANSWER_LOST";
+      // A 2xx whose body is unusable (no access_token, a wrong token_type) counts as unknown too: the server did
+      // answer "done", so it may have rotated.
+      const unknown =
+        !isHpauthError(e) ||
+        e.code === "ANSWER_LOST" ||
+        (e.code === "INVALID_RESPONSE" && e.status !== undefined && e.status >= 200 && e.status < 300);
       await this.#recordError(e, { clearPending: !unknown });
       throw e;
     }

@@ -217,4 +217,16 @@ describe("an answer lost after sending", () => {
     expect(err.code).toBe("ANSWER_LOST");
     expect((await m.store.get(m.key))?.refreshPendingSince).toBeUndefined();
   });
+
+  it("a refused import writes no marker and leaves the stored grant as it was", async () => {
+    const m = h.manager("aruba-central", {}, RETRY);
+    await m.getToken();
+    const before = await m.store.get(m.key);
+    const err = await m.importTokens({ refreshToken: "not-a-real-refresh-token" }).catch((e) => e);
+    expect(err.code).toBe("INVALID_GRANT");
+    const after = await m.store.get(m.key);
+    expect(after?.refreshToken).toBe(before?.refreshToken);
+    expect(after?.accessToken).toBe(before?.accessToken);
+    expect(after?.refreshPendingSince).toBeUndefined();
+  });
 });

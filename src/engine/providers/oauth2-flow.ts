@@ -169,7 +169,10 @@ function mapError(e: unknown, ctx: FlowContext, kind: "login" | "refresh", what:
       { ...common, status: res.status, hint: clientHint },
     );
   }
-  throw new HpauthError("INVALID_RESPONSE", `${what}: ${describe(e, ctx.http)}`, common);
+  throw new HpauthError("INVALID_RESPONSE", `${what}: ${describe(e, ctx.http)}`, {
+    ...common,
+    ...(res instanceof Response ? { status: res.status } : {}),
+  });
 }
 
 /** The client_secret_basic note for this profile, when its credentials are ones that encoding changes. */
