@@ -426,7 +426,7 @@ function notSent(
       },
     );
   }
-  if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "EHOSTUNREACH" || code === "ENETUNREACH") {
+  if (["UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"].includes(code)) {
     return new HpauthError(
       "NETWORK_ERROR",
       `${options.what}: cannot reach ${url.origin} (${code}) — ${check}, and the network or proxy`,
