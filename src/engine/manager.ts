@@ -404,7 +404,13 @@ export class TokenManager {
               if (!grantIsDead(e2)) throw e2;
             }
           }
-          this.#emit({ type: "grant_dead", message: "the refresh token was refused; a new login is needed" });
+          this.#emit({
+            type: "grant_dead",
+            message:
+              lostRefreshAt !== undefined
+                ? `the refresh token was refused: the refresh sent at ${new Date(lostRefreshAt).toISOString()}, whose answer was lost, had rotated it; a new login is needed`
+                : "the refresh token was refused; a new login is needed",
+          });
           const base = again ?? rec;
           const { refreshToken: _dead, refreshTokenIssuedAt: _issued, ...rest } = base;
           // A forced refresh means the API refused the access token: it died with its grant, forget it too.
