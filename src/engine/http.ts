@@ -253,14 +253,49 @@ function answerLost(ctx: HttpContext, options: SendOptions, happened: string, ca
 }
 
 async function attemptOnce(ctx: HttpContext, url: URL, init: RequestInit, options: SendOptions) {
-  const { runtime: rt, retry } = ctx;
+  const { retry } = ctx;
   const timeoutMs = options.once ? retry.nonIdempotentTimeoutMs : retry.timeoutMs;
   const timeout = AbortSignal.timeout(timeoutMs);
   // A request that must not be repeated is never abandoned by a cancellation: its answer may be the only copy.
   const finish = ctx.finishSentRequests || !!options.once;
   const signal = ctx.signal && !finish ? AbortSignal.any([ctx.signal, timeout]) : timeout;
-  const common = { provider: ctx.provider, profile: ctx.profile };
   const field = ctx.urlField?.(url);
+  // Past the usual timeout a request sent once is still waited for: say so (progress line, --verbose).
+  const slow =
+    options.once && timeoutMs > retry.timeoutMs
+      ? setTimeout(() => {
+          ctx.emit({
+            type: "waiting_answer",
+            message: `${options.what}: no answer from ${url.origin} after ${formatMs(retry.timeoutMs)}; waiting up to ${formatMs(timeoutMs)}, as it is not sent twice`,
+            waitedMs: retry.timeoutMs,
+          });
+        }, retry.timeoutMs)
+      : undefined;
+  slow?.unref?.();
+  try {
+    return await answer(ctx, url, init, options, { timeout, timeoutMs, finish, signal, field });
+  } finally {
+    clearTimeout(slow);
+  }
+}
+
+interface AttemptState {
+  timeout: AbortSignal;
+  timeoutMs: number;
+  finish: boolean;
+  signal: AbortSignal;
+  field: string | undefined;
+}
+
+async function answer(
+  ctx: HttpContext,
+  url: URL,
+  init: RequestInit,
+  options: SendOptions,
+  { timeout, timeoutMs, finish, signal, field }: AttemptState,
+): Promise<BufferedResponse> {
+  const { runtime: rt, retry } = ctx;
+  const common = { provider: ctx.provider, profile: ctx.profile };
   let res: Response;
   try {
     res = await rt.fetch(url, { ...init, signal, redirect: "manual" });

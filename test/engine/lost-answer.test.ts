@@ -46,6 +46,12 @@ describe("a slow refresh keeps the grant", () => {
       expect(c.tokenRequests).toBe(1);
       expect(c.refreshes).toBe(1);
       expect(c.refusals).toEqual({});
+      // Past the usual timeout the wait is said, once, not turned into a resend.
+      const waits = m.events.filter((e) => e.type === "waiting_answer");
+      expect(waits).toHaveLength(1);
+      expect(waits[0]?.message).toMatch(
+        /no answer from http:\/\/127\.0\.0\.1:\d+ after 600ms; waiting up to 5s, as it is not sent twice$/,
+      );
       const rec = await m.store.get(m.key);
       expect(rec?.refreshToken).not.toBe(rt0);
       expect(rec?.refreshPendingSince).toBeUndefined();
