@@ -144,6 +144,8 @@ function progressFor(e: EngineEvent): string | undefined {
       return `Waiting for another hpauth process using profile ${e.profile ?? ""}…`;
     case "retry":
       return `${title}: ${typeof e.status === "number" ? `HTTP ${e.status}` : String(e.code ?? "error")}; retrying (attempt ${String(e.attempt ?? "?")})…`;
+    case "waiting_answer":
+      return `${title} is slow to answer; waiting (a refresh is not sent twice)…`;
     case "grant_dead":
       return "The refresh token was refused; signing in again…";
     default:

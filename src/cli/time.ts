@@ -1,4 +1,6 @@
 /** Human-readable times and durations for messages and tables. */
+import { formatDuration } from "../engine/duration.js";
+
 /** `2025-06-01 14:30:00 UTC (in 12 min)`. */
 export function formatWhen(d: Date, now = Date.now()): string {
   const iso = `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
@@ -7,16 +9,8 @@ export function formatWhen(d: Date, now = Date.now()): string {
   return `${iso} (in ${formatDuration(s)})`;
 }
 
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? ` ${s % 60}s` : ""}`;
-  const [big, small, unit] =
-    s < 86400
-      ? [Math.floor(s / 3600), Math.floor((s % 3600) / 60), ["h", "m"]]
-      : [Math.floor(s / 86400), Math.floor((s % 86400) / 3600), ["d", "h"]];
-  return `${big}${unit[0]}${small ? ` ${small}${unit[1]}` : ""}`;
-}
+// One duration format for the engine's messages and the CLI's tables: the engine owns it.
+export { formatDuration };
 
 /**
  * The one timestamp format of `--json` output: RFC 3339 UTC to the second (`2026-12-01T20:00:00Z`). Milliseconds

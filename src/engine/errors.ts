@@ -26,6 +26,8 @@ export type ErrorCode =
   | "TIMEOUT"
   | "SERVER_ERROR"
   | "INVALID_RESPONSE"
+  /** A refresh or code exchange was sent and its answer never arrived: the server may have acted on it. */
+  | "ANSWER_LOST"
   | "LOCK_TIMEOUT"
   | "STORE_ERROR"
   // other
@@ -64,6 +66,7 @@ const CATEGORY: Record<ErrorCode, ErrorCategory> = {
   TIMEOUT: "network",
   SERVER_ERROR: "network",
   INVALID_RESPONSE: "network",
+  ANSWER_LOST: "network",
   LOCK_TIMEOUT: "network",
   // The environment (a damaged file, a directory owned by someone else, an unreachable Redis), not a bug in hpauth.
   STORE_ERROR: "store",

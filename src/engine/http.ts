@@ -1,10 +1,19 @@
 /**
- * HTTP for identity endpoints: one request, bounded retries for what is transient (5xx, 429 with a short
+ * HTTP for identity endpoints: one request, bounded retries for what is transient (5xx, 429 and 503 with a short
  * Retry-After, timeouts, dropped connections, HTML or broken JSON where JSON was due), never for what is not
  * (4xx: configuration and credential errors). The body is read inside the retry loop, because a truncated body
  * or an HTML error page is as transient as a 503. The answer comes back buffered, so a `processXResponse`
  * (ours or oauth4webapi's) can read it again.
+ *
+ * A request that must not be sent twice (`SendOptions.once`: the refresh of a rotating refresh token, an
+ * authorization code exchange) gets a much longer per-attempt timeout, is never cancelled once sent, and is
+ * retried only when the failure proves the server did not act on it: the connection was never made (refused,
+ * DNS, unreachable), or the server answered with an error status. When the outcome is unknown (timeout, connection
+ * lost after sending, a 2xx whose body cannot be read) it fails with ANSWER_LOST instead: sending the same refresh
+ * token again would present a token the server may already have rotated out (RFC 9700 §4.14.2 reuse detection).
+ * docs/reliability.md spells out what is guaranteed.
  */
+import { formatDuration, formatMs } from "./duration.js";
 import { HpauthError } from "./errors.js";
 import { bodyExcerpt } from "./redact.js";
 import type { Runtime } from "./runtime.js";
@@ -23,10 +32,19 @@ export interface RetryPolicy {
   /** First backoff delay (default 250 ms); doubles each time, full jitter. */
   baseDelayMs: number;
   maxDelayMs: number;
-  /** A 429's Retry-After up to this is waited out; beyond it the caller gets RATE_LIMITED with retryAt. */
+  /**
+   * A 429's or 503's Retry-After up to this is waited out (RFC 9110 §10.2.3, either form); beyond it the caller
+   * gets RATE_LIMITED (429) or SERVER_ERROR (503) with retryAt, at once.
+   */
   maxRetryAfterSeconds: number;
-  /** Per-attempt timeout (default 15 s). */
+  /** Per-attempt timeout of requests that may be repeated (default 15 s). */
   timeoutMs: number;
+  /**
+   * Per-attempt timeout of requests that must not be sent twice: refreshes (the refresh token may rotate) and
+   * authorization code exchanges (Aruba step 3, TechPulse, oauth2). Default 120 s: giving up early may lose the
+   * grant for good, waiting costs only time.
+   */
+  nonIdempotentTimeoutMs: number;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = {
@@ -35,6 +53,7 @@ export const DEFAULT_RETRY: RetryPolicy = {
   maxDelayMs: 4_000,
   maxRetryAfterSeconds: 10,
   timeoutMs: 15_000,
+  nonIdempotentTimeoutMs: 120_000,
 };
 
 export interface HttpContext {
@@ -51,6 +70,8 @@ export interface HttpContext {
    * attempts). For refreshes of rotating refresh tokens: an answer thrown away may be a rotation lost for good.
    */
   finishSentRequests?: boolean;
+  /** The profile field a URL comes from, for messages ("base_url", "region", "token_url"). */
+  urlField?: (url: URL) => string | undefined;
 }
 
 export interface SendOptions {
@@ -60,6 +81,13 @@ export interface SendOptions {
   expectJson: boolean;
   /** Statuses answered at once, not retried (Aruba's 429 on login means its 30-minute budget: waiting 10 s is no use). */
   noRetryStatuses?: number[];
+  /**
+   * The request must not be sent twice (see the file comment): "refresh" (a refresh token that may rotate) or
+   * "code" (an authorization code exchange that may create a token). Unknown outcomes fail with ANSWER_LOST.
+   */
+  once?: "refresh" | "code";
+  /** The hint of an ANSWER_LOST error (what to do now), when the caller knows better than the default. */
+  lostHint?: string;
 }
 
 export interface BufferedResponse {
@@ -76,10 +104,60 @@ export interface BufferedResponse {
 export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
+  // delay-seconds is 1*DIGIT (RFC 9110 §10.2.3); a fraction is tolerated, a sign is not.
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed);
+  // HTTP-date: IMF-fixdate, and the obsolete RFC 850 and asctime forms, all of which Date.parse reads.
+  if (!/[a-z]/i.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, (date - nowMs) / 1000);
+}
+
+/**
+ * A server body for a message: an HTML page is summarised by its `<title>` (an error page of a proxy or load
+ * balancer says what it is there), never inlined; anything else is a short redacted excerpt.
+ */
+export function describeBody(text: string, secrets: Iterable<string | undefined>, max = 200): string {
+  if (looksHtml(text)) {
+    const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(text)?.[1];
+    const clean = title ? bodyExcerpt(title.replace(/<[^>]*>/g, ""), secrets, 80) : "";
+    return clean ? `an HTML page titled "${clean}"` : "an HTML page";
+  }
+  return bodyExcerpt(text, secrets, max);
+}
+
+function looksHtml(text: string): boolean {
+  return /^\s*(<!doctype html|<html|<head|<body|<\?xml|<[a-z][a-z0-9]*[\s>])/i.test(text);
+}
+
+/** Connection errors that happen before a single byte of the request is written: the server cannot have acted. */
+const NOT_SENT = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EAI_FAIL",
+  "EAI_NONAME",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "UND_ERR_CONNECT_TIMEOUT",
+  // TLS refused by us before the handshake completed: no application data was sent.
+  "CERT_HAS_EXPIRED",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/** The error code of a failed fetch (undici puts the socket's in `cause`, sometimes inside an AggregateError). */
+function networkCode(e: unknown): string | undefined {
+  const cause = (e as { cause?: { code?: unknown; errors?: Array<{ code?: unknown }> } }).cause;
+  if (typeof cause?.code === "string") return cause.code;
+  const inner = cause?.errors?.find((x) => typeof x?.code === "string")?.code;
+  if (typeof inner === "string") return inner;
+  // fetch refuses the Fetch standard's blocked ports (6000, 6667, …) before connecting, with no code.
+  return (cause as { message?: unknown } | undefined)?.message === "bad port" ? "BAD_PORT" : undefined;
 }
 
 function backoffDelay(attempt: number, policy: RetryPolicy, rt: Runtime): number {
@@ -126,7 +204,8 @@ export async function send(
       const delayMs = e.delayMs ?? backoffDelay(attempt, retry, rt);
       ctx.emit({
         type: "retry",
-        message: `${options.what}: ${e.error.message}; retrying in ${delayMs} ms (attempt ${attempt + 1} of ${retry.attempts})`,
+        // The error's message already names the request: no "what: what: …".
+        message: `${e.error.message}; retrying in ${formatMs(delayMs)} (attempt ${attempt + 1} of ${retry.attempts})`,
         attempt: attempt + 1,
         delayMs,
         ...(e.error.status ? { status: e.error.status } : {}),
@@ -143,6 +222,7 @@ export async function send(
   throw new HpauthError(err.code, `${err.message} (gave up after ${retry.attempts} attempts)`, {
     hint: err.hint ?? "The service is failing or unreachable; try again later.",
     ...(err.status ? { status: err.status } : {}),
+    ...(err.retryAt ? { retryAt: err.retryAt } : {}),
     provider: ctx.provider,
     profile: ctx.profile,
     cause: err,
@@ -153,36 +233,128 @@ function cancelled(ctx: HttpContext): HpauthError {
   return new HpauthError("CANCELLED", "Cancelled.", { provider: ctx.provider, profile: ctx.profile });
 }
 
+/** An unknown outcome of a request that must not be repeated: said plainly, never retried. */
+function answerLost(ctx: HttpContext, options: SendOptions, happened: string, cause?: unknown): HpauthError {
+  const what =
+    options.once === "refresh"
+      ? "the server may have rotated the refresh token, so it was not sent again"
+      : "the server may have used the authorization code and created a token, so it was not sent again";
+  const hint =
+    options.lostHint ??
+    (options.once === "refresh"
+      ? "Run the command again: the stored refresh token is tried once more, and if the server had rotated it the error says so for certain and a new login is needed."
+      : "Log in again; the code cannot be used twice.");
+  return new HpauthError("ANSWER_LOST", `${options.what}: ${happened}; ${what}`, {
+    provider: ctx.provider,
+    profile: ctx.profile,
+    hint,
+    ...(cause !== undefined ? { cause } : {}),
+  });
+}
+
 async function attemptOnce(ctx: HttpContext, url: URL, init: RequestInit, options: SendOptions) {
+  const { retry } = ctx;
+  const timeoutMs = options.once ? retry.nonIdempotentTimeoutMs : retry.timeoutMs;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  // A request that must not be repeated is never abandoned by a cancellation: its answer may be the only copy.
+  const finish = ctx.finishSentRequests || !!options.once;
+  const signal = ctx.signal && !finish ? AbortSignal.any([ctx.signal, timeout]) : timeout;
+  const field = ctx.urlField?.(url);
+  // Past the usual timeout a request sent once is still waited for: say so (progress line, --verbose).
+  const slow =
+    options.once && timeoutMs > retry.timeoutMs
+      ? setTimeout(() => {
+          ctx.emit({
+            type: "waiting_answer",
+            message: `${options.what}: no answer from ${url.origin} after ${formatMs(retry.timeoutMs)}; waiting up to ${formatMs(timeoutMs)}, as it is not sent twice`,
+            waitedMs: retry.timeoutMs,
+          });
+        }, retry.timeoutMs)
+      : undefined;
+  slow?.unref?.();
+  try {
+    return await answer(ctx, url, init, options, { timeout, timeoutMs, finish, signal, field });
+  } finally {
+    clearTimeout(slow);
+  }
+}
+
+interface AttemptState {
+  timeout: AbortSignal;
+  timeoutMs: number;
+  finish: boolean;
+  signal: AbortSignal;
+  field: string | undefined;
+}
+
+async function answer(
+  ctx: HttpContext,
+  url: URL,
+  init: RequestInit,
+  options: SendOptions,
+  { timeout, timeoutMs, finish, signal, field }: AttemptState,
+): Promise<BufferedResponse> {
   const { runtime: rt, retry } = ctx;
-  const timeout = AbortSignal.timeout(retry.timeoutMs);
-  const signal = ctx.signal && !ctx.finishSentRequests ? AbortSignal.any([ctx.signal, timeout]) : timeout;
   const common = { provider: ctx.provider, profile: ctx.profile };
   let res: Response;
-  let text: string;
   try {
     res = await rt.fetch(url, { ...init, signal, redirect: "manual" });
-    text = await res.text();
   } catch (e) {
-    if (ctx.signal?.aborted && !ctx.finishSentRequests) throw cancelled(ctx);
+    if (ctx.signal?.aborted && !finish) throw cancelled(ctx);
+    const code = networkCode(e);
     if (timeout.aborted) {
+      if (options.once) throw answerLost(ctx, options, `no answer from ${url.origin} within ${formatMs(timeoutMs)}`, e);
       throw new Transient(
-        new HpauthError("TIMEOUT", `${options.what} to ${url.origin} timed out after ${retry.timeoutMs} ms`, {
+        new HpauthError("TIMEOUT", `${options.what} to ${url.origin} timed out after ${formatMs(timeoutMs)}`, {
           ...common,
           cause: e,
         }),
       );
     }
-    const code = (e as { cause?: { code?: string } }).cause?.code;
+    if (code === "BAD_PORT") {
+      throw new HpauthError(
+        "NETWORK_ERROR",
+        `${options.what}: fetch refuses to connect to port ${url.port} of ${url.origin} (a port the Fetch standard blocks) — ${field ? `check ${field}` : "check the URL"}`,
+        { ...common, cause: e, hint: "Use another port." },
+      );
+    }
+    if (code !== undefined && NOT_SENT.has(code)) throw new Transient(notSent(ctx, url, options, code, field, e));
+    if (options.once) {
+      throw answerLost(
+        ctx,
+        options,
+        `the connection to ${url.origin} was lost after the request was sent (${code ?? "connection closed"})`,
+        e,
+      );
+    }
     throw new Transient(
       new HpauthError(
         "NETWORK_ERROR",
-        `${options.what} to ${url.origin} failed: ${code ?? (e as Error).message ?? "connection error"}`,
+        `${options.what} to ${url.origin} failed: the connection was lost (${code ?? "connection closed"})`,
         { ...common, cause: e },
       ),
     );
   }
-  const excerpt = () => bodyExcerpt(text, ctx.secrets());
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (e) {
+    const code = networkCode(e);
+    const happened = timeout.aborted
+      ? `${url.origin} answered HTTP ${res.status} but its body did not arrive within ${formatMs(timeoutMs)}`
+      : `${url.origin} answered HTTP ${res.status} but the connection was cut inside the body (${code ?? "truncated"})`;
+    // An error status is the server's verdict even if its body is cut short: it did not act (see below).
+    if (options.once && res.status < 400) throw answerLost(ctx, options, happened, e);
+    if (ctx.signal?.aborted && !finish) throw cancelled(ctx);
+    throw new Transient(
+      new HpauthError(timeout.aborted ? "TIMEOUT" : "NETWORK_ERROR", `${options.what}: ${happened}`, {
+        ...common,
+        status: res.status,
+        cause: e,
+      }),
+    );
+  }
+  const body = () => describeBody(text, ctx.secrets());
   if (options.noRetryStatuses?.includes(res.status)) {
     const out: BufferedResponse = {
       status: res.status,
@@ -194,32 +366,42 @@ async function attemptOnce(ctx: HttpContext, url: URL, init: RequestInit, option
     if (parsed.ok) out.json = parsed.value;
     return out;
   }
-  if (res.status === 429) {
+  // From here on the server answered with a status. An error status (4xx, 5xx, including an HTML error page of a
+  // gateway) says the request was not fulfilled (RFC 9110 §15.5, §15.6): a token endpoint that refuses or fails
+  // has issued nothing and rotated nothing (RFC 6749 §5.2), so even a request that must not be repeated may be.
+  if (res.status === 429 || res.status === 503) {
     const after = parseRetryAfter(res.headers.get("retry-after"), rt.now());
+    const limited = res.status === 429;
+    const code = limited ? "RATE_LIMITED" : "SERVER_ERROR";
     if (after !== undefined && after > retry.maxRetryAfterSeconds) {
+      const retryAt = new Date(rt.now() + after * 1000);
       throw new HpauthError(
-        "RATE_LIMITED",
-        `${options.what}: rate limited by ${url.origin} for ${Math.ceil(after)} s (until ${new Date(rt.now() + after * 1000).toISOString()})`,
+        code,
+        `${options.what}: ${limited ? "rate limited by" : "service unavailable at"} ${url.origin} for ${formatDuration(after)} (HTTP ${res.status}, Retry-After until ${retryAt.toISOString()})`,
         {
           ...common,
-          status: 429,
-          retryAt: new Date(rt.now() + after * 1000),
-          hint: "Wait until the time given, then try again.",
+          status: res.status,
+          retryAt,
+          hint: `Wait until ${retryAt.toISOString()}, then try again.`,
         },
       );
     }
     throw new Transient(
-      new HpauthError("RATE_LIMITED", `${options.what}: HTTP 429 from ${url.origin}`, {
-        ...common,
-        status: 429,
-        ...(after !== undefined ? { retryAt: new Date(rt.now() + after * 1000) } : {}),
-      }),
+      new HpauthError(
+        code,
+        `${options.what}: HTTP ${res.status} from ${url.origin}${limited ? "" : `: ${body()}`}${after !== undefined ? ` (Retry-After ${formatDuration(after)})` : ""}`,
+        {
+          ...common,
+          status: res.status,
+          ...(after !== undefined ? { retryAt: new Date(rt.now() + after * 1000) } : {}),
+        },
+      ),
       after !== undefined ? Math.ceil(after * 1000) : undefined,
     );
   }
   if (res.status >= 500) {
     throw new Transient(
-      new HpauthError("SERVER_ERROR", `${options.what}: HTTP ${res.status} from ${url.origin}: ${excerpt()}`, {
+      new HpauthError("SERVER_ERROR", `${options.what}: HTTP ${res.status} from ${url.origin}: ${body()}`, {
         ...common,
         status: res.status,
       }),
@@ -227,13 +409,12 @@ async function attemptOnce(ctx: HttpContext, url: URL, init: RequestInit, option
   }
   const parsed = text.trim() === "" ? { ok: false as const } : isJsonText(text);
   if (options.expectJson && res.status >= 200 && res.status < 300 && !parsed.ok) {
-    const looksHtml = /^\s*</.test(text);
+    const what = `${url.origin} answered HTTP ${res.status} with ${looksHtml(text) ? describeBody(text, ctx.secrets()) : text.trim() === "" ? "an empty body" : "a malformed body"} instead of JSON`;
+    // A 2xx says the server did what was asked: a refresh rotated, a code exchange created a token. That the
+    // body is unreadable does not undo it, so this is an unknown outcome, not a failure to retry.
+    if (options.once) throw answerLost(ctx, options, what);
     throw new Transient(
-      new HpauthError(
-        "INVALID_RESPONSE",
-        `${options.what}: ${looksHtml ? "an HTML page" : "a malformed or truncated body"} instead of JSON from ${url.origin} (HTTP ${res.status})`,
-        { ...common, status: res.status },
-      ),
+      new HpauthError("INVALID_RESPONSE", `${options.what}: ${what}`, { ...common, status: res.status }),
     );
   }
   const headers = res.headers;
@@ -247,4 +428,49 @@ async function attemptOnce(ctx: HttpContext, url: URL, init: RequestInit, option
   };
   if (parsed.ok) out.json = parsed.value;
   return out;
+}
+
+/** A connection that was never made: the server cannot have acted, so even a refresh may be sent again. */
+function notSent(
+  ctx: HttpContext,
+  url: URL,
+  options: SendOptions,
+  code: string,
+  field: string | undefined,
+  cause: unknown,
+): HpauthError {
+  const check = field ? `check ${field}` : "check the URL";
+  const common = { provider: ctx.provider, profile: ctx.profile, cause };
+  if (code === "ECONNREFUSED") {
+    return new HpauthError(
+      "NETWORK_ERROR",
+      `${options.what}: connection refused by ${url.origin} — ${check} (nothing listens there)`,
+      {
+        ...common,
+        hint: `Check the profile's ${field ?? "URL"} (${url.origin}): host and port, and that the service is running.`,
+      },
+    );
+  }
+  if (code.startsWith("EAI_") || code === "ENOTFOUND") {
+    return new HpauthError(
+      "NETWORK_ERROR",
+      `${options.what}: cannot resolve the host ${url.hostname} (${code}) — ${check}`,
+      {
+        ...common,
+        hint: `Check the profile's ${field ?? "URL"} (${url.origin}) for a typo, and the network's DNS.`,
+      },
+    );
+  }
+  if (["UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"].includes(code)) {
+    return new HpauthError(
+      "NETWORK_ERROR",
+      `${options.what}: cannot reach ${url.origin} (${code}) — ${check}, and the network or proxy`,
+      common,
+    );
+  }
+  return new HpauthError(
+    "NETWORK_ERROR",
+    `${options.what}: the TLS connection to ${url.origin} was refused (${code}) — ${check}`,
+    { ...common, hint: "The server's certificate is not trusted here: check the URL, or NODE_EXTRA_CA_CERTS." },
+  );
 }

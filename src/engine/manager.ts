@@ -9,6 +9,7 @@
 
 import { MemoryTokenStore } from "../stores/memory.js";
 import type { TokenRecord, TokenStore } from "../stores/types.js";
+import { formatDuration, formatMs } from "./duration.js";
 import { HpauthError, isHpauthError } from "./errors.js";
 import { DEFAULT_RETRY, type EventInput, type HttpContext, type RetryPolicy } from "./http.js";
 import { jwtExpiry } from "./jwt.js";
@@ -33,8 +34,18 @@ export interface TokenManagerOptions {
   /** Refresh this long before expiry (default 60), plus jitter up to 10% of the lifetime (at most 60 s). */
   refreshMarginSeconds?: number;
   lockTimeoutMs?: number;
-  /** Retries of transient failures at identity endpoints (attempts, backoff, per-attempt timeout). */
+  /**
+   * Retries of transient failures at identity endpoints (attempts, backoff, per-attempt timeout), and the much
+   * longer timeout of requests that are sent once (`nonIdempotentTimeoutMs`, default 120 s: refreshes, code
+   * exchanges). docs/reliability.md.
+   */
   retry?: Partial<RetryPolicy>;
+  /**
+   * Before each refresh, write a "refresh in flight" marker to the record (under the lock, durably), cleared by
+   * the write that saves the outcome; a later holder that finds it knows the answer of that refresh was lost.
+   * Costs one store write per refresh, none on the cached path (BENCHMARKS.md). Default true.
+   */
+  refreshMarker?: boolean;
   /** Timeout of a secret command (default 30 s). */
   secretCommandTimeoutMs?: number;
 }
@@ -94,6 +105,7 @@ export class TokenManager {
   readonly #lockTimeoutMs?: number;
   readonly #retry: RetryPolicy;
   readonly #secretTimeoutMs?: number;
+  readonly #refreshMarker: boolean;
   readonly #secrets = new Map<SecretField, Promise<string>>();
   /** Values to mask in messages: resolved secrets and the latest tokens. */
   readonly #known: string[] = [];
@@ -113,6 +125,7 @@ export class TokenManager {
     if (options.lockTimeoutMs !== undefined) this.#lockTimeoutMs = options.lockTimeoutMs;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     if (options.secretCommandTimeoutMs !== undefined) this.#secretTimeoutMs = options.secretCommandTimeoutMs;
+    this.#refreshMarker = options.refreshMarker ?? true;
   }
 
   // ---- public surface -------------------------------------------------------------------------------------
@@ -318,6 +331,11 @@ export class TokenManager {
       if (budget?.lastLoginAt !== undefined && next > now) s.nextLoginAllowedAt = new Date(next);
     }
     s.warnings = this.#def.warnings?.(this.profile, rec, now) ?? [];
+    if (rec?.refreshPendingSince !== undefined) {
+      s.warnings.push(
+        `a refresh sent at ${new Date(rec.refreshPendingSince).toISOString()} got no answer; the next refresh tells whether the server had rotated the refresh token (then a new login is needed)`,
+      );
+    }
     return s;
   }
 
@@ -356,6 +374,8 @@ export class TokenManager {
         return this.#toAccessToken(rec as TokenRecord, "cache");
       }
       if (rec?.refreshToken && this.#def.supportsRefresh(this.profile)) {
+        // A marker left by an earlier holder: that refresh's answer was lost (see TokenRecord.refreshPendingSince).
+        const lostRefreshAt = rec.refreshPendingSince;
         try {
           return await this.#refreshLocked(rec, req.signal);
         } catch (e) {
@@ -365,7 +385,7 @@ export class TokenManager {
             if (isHpauthError(e) && e.category === "network" && !req.force && rec.accessToken && left > req.minTtlMs) {
               this.#emit({
                 type: "refresh_deferred",
-                message: `refresh failed (${e.code}); serving the current token, ${Math.floor(left / 1000)} s left`,
+                message: `refresh failed (${e.code}); serving the current token, ${formatMs(left)} left`,
               });
               return this.#toAccessToken(rec, "cache");
             }
@@ -384,7 +404,13 @@ export class TokenManager {
               if (!grantIsDead(e2)) throw e2;
             }
           }
-          this.#emit({ type: "grant_dead", message: "the refresh token was refused; a new login is needed" });
+          this.#emit({
+            type: "grant_dead",
+            message:
+              lostRefreshAt !== undefined
+                ? `the refresh token was refused: the refresh sent at ${new Date(lostRefreshAt).toISOString()}, whose answer was lost, had rotated it; a new login is needed`
+                : "the refresh token was refused; a new login is needed",
+          });
           const base = again ?? rec;
           const { refreshToken: _dead, refreshTokenIssuedAt: _issued, ...rest } = base;
           // A forced refresh means the API refused the access token: it died with its grant, forget it too.
@@ -396,7 +422,7 @@ export class TokenManager {
           try {
             return await this.#loginLocked({ ...rest, updatedAt: this.#rt.now() }, req.signal);
           } catch (e3) {
-            throw this.#explainDeadGrant(e3);
+            throw this.#explainDeadGrant(e3, lostRefreshAt);
           }
         }
       }
@@ -413,22 +439,53 @@ export class TokenManager {
     if (!refresh || !rec.refreshToken) throw new HpauthError("INTERNAL", "refresh without a refresh grant");
     this.#remember(rec.refreshToken);
     const started = this.#rt.now();
+    // The marker goes to the store before the request does: should the answer be lost (or this process die), the next
+    // holder knows a refresh of this refresh token was sent. A store that cannot take it fails the refresh unsent.
+    // Not for an import: its refresh token is not in the store yet (a refused import must not overwrite the stored
+    // grant), and the user still holds it should the answer be lost.
+    const base = this.#refreshMarker && !extra.imported ? await this.#markRefreshPending(rec) : rec;
     try {
       const ctx = this.#flowContext(signal);
       // A refresh that reached the server may have rotated the refresh token: Ctrl-C must not throw its answer away.
       ctx.http.finishSentRequests = true;
       const set = await refresh.call(this.#def, ctx, rec.refreshToken);
-      // Rotation: the new refresh token is written before anyone sees the new access token.
-      const saved = await this.#persist(set, "refresh", rec, extra);
+      // Rotation: the new refresh token is written before anyone sees the new access token. The saved record has
+      // no marker: the outcome is known.
+      const saved = await this.#persist(set, "refresh", base, extra);
       this.#emit({
         type: "refresh",
-        message: `token refreshed in ${this.#rt.now() - started} ms${set.refreshToken && set.refreshToken !== rec.refreshToken ? " (refresh token rotated)" : ""}`,
+        message: `token refreshed in ${formatMs(this.#rt.now() - started)}${set.refreshToken && set.refreshToken !== rec.refreshToken ? " (refresh token rotated)" : ""}`,
       });
       return this.#toAccessToken(saved, "refresh");
     } catch (e) {
-      await this.#recordError(e);
+      // The marker stays only when the outcome is unknown: ANSWER_LOST, or something that is not ours (a bug). Any
+      // other failure is a known outcome (an answer, or nothing sent) and clears it in the same write as lastError.
+      // A 2xx whose body is unusable (no access_token, a wrong token_type) counts as unknown too: the server did
+      // answer "done", so it may have rotated.
+      const unknown =
+        !isHpauthError(e) ||
+        e.code === "ANSWER_LOST" ||
+        (e.code === "INVALID_RESPONSE" && e.status !== undefined && e.status >= 200 && e.status < 300);
+      await this.#recordError(e, { clearPending: !unknown });
       throw e;
     }
+  }
+
+  async #markRefreshPending(rec: TokenRecord): Promise<TokenRecord> {
+    const now = this.#rt.now();
+    const marked: TokenRecord = { ...rec, refreshPendingSince: now, updatedAt: now };
+    try {
+      await this.#store.set(this.key, marked, {
+        ifCurrent: (cur) => cur?.accessToken === rec.accessToken && cur?.refreshToken === rec.refreshToken,
+      });
+    } catch (e) {
+      throw new HpauthError(
+        "STORE_ERROR",
+        `Could not write to the ${this.#store.kind} store before refreshing (nothing was sent): ${(e as Error).message}`,
+        { provider: this.profile.provider, profile: this.profile.name, hint: "Check the token store.", cause: e },
+      );
+    }
+    return marked;
   }
 
   async #loginLocked(prev: TokenRecord | undefined, signal?: AbortSignal): Promise<AccessToken> {
@@ -453,7 +510,7 @@ export class TokenManager {
       if (release) ctx.releaseLoginBudget = release;
       const set = await this.#def.login(ctx);
       const saved = await this.#persist(set, "login", prev);
-      this.#emit({ type: "login", message: `new grant obtained in ${this.#rt.now() - started} ms` });
+      this.#emit({ type: "login", message: `new grant obtained in ${formatMs(this.#rt.now() - started)}` });
       return this.#toAccessToken(saved, "login");
     } catch (e) {
       // Failures before any request was made cannot have spent Aruba's budget.
@@ -468,19 +525,20 @@ export class TokenManager {
    * A login that could not replace a dead grant says why the grant died, not only why the login is refused: the
    * user otherwise sees "one login per 30 minutes" with no idea that the refresh token was the problem.
    */
-  #explainDeadGrant(e: unknown): unknown {
+  #explainDeadGrant(e: unknown, lostRefreshAt?: number): unknown {
     if (!isHpauthError(e) || (e.code !== "LOGIN_BUDGET_EXHAUSTED" && e.code !== "LOGIN_REQUIRED")) return e;
-    return new HpauthError(
-      e.code,
-      `The stored refresh token was refused by ${this.#def.title} (revoked, expired, or already used by a refresh whose answer never arrived — e.g. a process killed mid-refresh). ${e.message}`,
-      {
-        ...(e.hint ? { hint: e.hint } : {}),
-        ...(e.retryAt ? { retryAt: e.retryAt } : {}),
-        provider: this.profile.provider,
-        profile: this.profile.name,
-        cause: e,
-      },
-    );
+    // With the marker the cause is known: a refresh of this very token was sent and its answer never recorded.
+    const why =
+      lostRefreshAt !== undefined
+        ? `: a refresh sent at ${new Date(lostRefreshAt).toISOString()} got no answer (timed out, connection lost, or the process was killed), and the server had rotated the refresh token then, so the rotation is lost`
+        : " (revoked, expired, or already used by a refresh whose answer never arrived — e.g. a process killed mid-refresh)";
+    return new HpauthError(e.code, `The stored refresh token was refused by ${this.#def.title}${why}. ${e.message}`, {
+      ...(e.hint ? { hint: e.hint } : {}),
+      ...(e.retryAt ? { retryAt: e.retryAt } : {}),
+      provider: this.profile.provider,
+      profile: this.profile.name,
+      cause: e,
+    });
   }
 
   /** Claims Aruba's login budget in the store BEFORE step 1, so a crash mid-login cannot let a second login through. */
@@ -497,10 +555,9 @@ export class TokenManager {
         const now = this.#rt.now();
         if (rec?.lastLoginAt !== undefined && now < rec.lastLoginAt + windowMs) {
           const retryAt = new Date(rec.lastLoginAt + windowMs);
-          const mins = Math.ceil((retryAt.getTime() - now) / 60_000);
           throw new HpauthError(
             "LOGIN_BUDGET_EXHAUSTED",
-            `${this.#def.title} allows one new login per client id per ${budget.windowSeconds / 60} minutes; the last was at ${new Date(rec.lastLoginAt).toISOString()}. Next login allowed at ${retryAt.toISOString()} (in ${mins} min).`,
+            `${this.#def.title} allows one new login per client id per ${formatDuration(budget.windowSeconds)}; the last was at ${new Date(rec.lastLoginAt).toISOString()}. Next login allowed at ${retryAt.toISOString()} (in ${formatMs(retryAt.getTime() - now)}).`,
             {
               provider: this.profile.provider,
               profile: this.profile.name,
@@ -603,16 +660,16 @@ export class TokenManager {
     return record;
   }
 
-  async #recordError(e: unknown): Promise<void> {
-    if (!isHpauthError(e) || e.code === "CANCELLED") return;
+  async #recordError(e: unknown, opts: { clearPending?: boolean } = {}): Promise<void> {
+    const record = isHpauthError(e) && e.code !== "CANCELLED";
+    if (!record && !opts.clearPending) return;
     try {
       const rec = (await this.#read()) ?? this.#emptyRecord();
       const now = this.#rt.now();
-      await this.#store.set(this.key, {
-        ...rec,
-        lastError: { code: e.code, message: this.#redact(e.message), at: now },
-        updatedAt: now,
-      });
+      const next: TokenRecord = { ...rec, updatedAt: now };
+      if (record) next.lastError = { code: e.code, message: this.#redact(e.message), at: now };
+      if (opts.clearPending) delete next.refreshPendingSince;
+      await this.#store.set(this.key, next);
     } catch {
       // Status bookkeeping must never hide the real error.
     }
@@ -667,7 +724,7 @@ export class TokenManager {
           clearTimeout(notice);
           const waited = Date.now() - started;
           if (waited >= LOCK_WAIT_NOTICE_MS)
-            this.#emit({ type: "lock_acquired", message: `lock acquired after ${waited} ms`, waitedMs: waited });
+            this.#emit({ type: "lock_acquired", message: `lock acquired after ${formatMs(waited)}`, waitedMs: waited });
           return fn();
         },
         this.#lockOptions(signal),
@@ -711,6 +768,7 @@ export class TokenManager {
       profile: this.profile.name,
       secrets: () => this.#known,
       emit: (e) => this.#emit(e),
+      urlField: (url) => this.#urlField(url),
       ...(signal ? { signal } : {}),
     };
     const ctx: FlowContext = {
@@ -722,6 +780,27 @@ export class TokenManager {
     };
     if (this.#authorizer) ctx.authorizer = this.#authorizer;
     return ctx;
+  }
+
+  /** The config-file key a request URL comes from, for "connection refused — check base_url" messages. */
+  #urlField(url: URL): string | undefined {
+    const p = this.profile;
+    const origin = (u: string | undefined) => {
+      try {
+        return u ? new URL(u).origin : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    if (p.provider === "oauth2") {
+      if (origin(p.tokenUrl) === url.origin) return "token_url";
+      if (origin(p.issuer) === url.origin) return "issuer";
+      if (origin(p.authorizationUrl) === url.origin) return "authorization_url";
+      return undefined;
+    }
+    if (origin(p.baseUrl) !== url.origin) return undefined;
+    const fromRegion = p.region !== undefined && this.#def.regions?.[p.region]?.baseUrl === p.baseUrl;
+    return fromRegion ? `region (${p.region}: ${url.origin})` : "base_url";
   }
 
   #secret(field: SecretField, signal?: AbortSignal): Promise<string> {

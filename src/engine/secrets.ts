@@ -3,6 +3,7 @@
  * `op read …`, `pass show …`). The command string is configuration, not a secret; its stdout is. The command runs
  * through `/bin/sh -c` so the secret never appears in any argv, and its output never reaches an error message.
  */
+import { formatMs } from "./duration.js";
 import { HpauthError } from "./errors.js";
 
 export type SecretField = "clientSecret" | "password";
@@ -85,7 +86,7 @@ async function runSecretCommand(ref: SecretRef, options: SecretResolveOptions, w
       if (settled) return;
       settled = true;
       child.kill("SIGKILL");
-      reject(fail(`did not finish within ${Math.round(timeoutMs / 1000)} s`));
+      reject(fail(`did not finish within ${formatMs(timeoutMs)}`));
     }, timeoutMs);
     child.stdout.on("data", (d: Buffer) => {
       size += d.length;

@@ -24,6 +24,13 @@ export interface TokenRecord {
   lastRefreshAt?: number;
   /** Epoch ms a full login last created a token (Aruba: one per 30 minutes per client id). */
   lastLoginAt?: number;
+  /**
+   * Epoch ms a refresh of this record's refresh token was sent whose outcome is not known yet: written (durably)
+   * under the lock before the request, gone from the record that saves its result. Found by a later holder, it means
+   * the answer was lost (a timeout, a dropped connection, a process killed mid-refresh): if the server then refuses
+   * the refresh token, that refresh rotated it and the rotation is lost.
+   */
+  refreshPendingSince?: number;
   /** Last failure, for `status`. The message is already redacted. */
   lastError?: { code: string; message: string; at: number };
   /** Non-secret extras from the token response (Identity: cc_id, domain, …). */

@@ -1,9 +1,11 @@
 /** Pure parts: redaction, profile validation (each bad field named), secrets, inspect helpers. */
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { parseRetryAfter } from "../../src/engine/http.js";
+import { formatDuration } from "../../src/engine/duration.js";
+import { describeBody, parseRetryAfter } from "../../src/engine/http.js";
 import { decodeJwtToken, decodeZipAuthorities, flagGBlockedContracts } from "../../src/engine/inspect.js";
 import { credentialKey, providerFields, validateProfile } from "../../src/engine/profile.js";
+import { basicEncodingNote } from "../../src/engine/providers/oauth2-flow.js";
 import { redact } from "../../src/engine/redact.js";
 import { resolveSecret, SecretRef } from "../../src/engine/secrets.js";
 import type { NamedProfile } from "../../src/engine/types.js";
@@ -188,5 +190,57 @@ describe("inspect", () => {
     expect(parseRetryAfter("5", 0)).toBe(5);
     expect(parseRetryAfter(new Date(60_000).toUTCString(), 0)).toBe(60);
     expect(parseRetryAfter(null, 0)).toBeUndefined();
+  });
+
+  it("parses every Retry-After form of RFC 9110 §10.2.3 and refuses what is neither", () => {
+    const now = Date.UTC(1994, 10, 6, 8, 49, 0);
+    // IMF-fixdate, and the obsolete RFC 850 and asctime forms a recipient must accept (RFC 9110 §5.6.7).
+    expect(parseRetryAfter("Sun, 06 Nov 1994 08:49:37 GMT", now)).toBe(37);
+    expect(parseRetryAfter("Sunday, 06-Nov-94 08:49:37 GMT", now)).toBe(37);
+    expect(parseRetryAfter("Sun Nov  6 08:49:37 1994", now)).toBe(37);
+    expect(parseRetryAfter("120", now)).toBe(120);
+    expect(parseRetryAfter(" 0 ", now)).toBe(0);
+    // A date in the past means "now".
+    expect(parseRetryAfter("Sun, 06 Nov 1994 08:00:00 GMT", now)).toBe(0);
+    for (const bad of ["-5", "+5", "soon", "", "1e3", "5 s"]) expect(parseRetryAfter(bad, now)).toBeUndefined();
+  });
+});
+
+describe("messages", () => {
+  it("one duration format", () => {
+    expect([0.25, 0, 1.5, 2.04, 15, 60, 150, 3600, 3900, 86400 + 7200].map(formatDuration)).toEqual([
+      "250ms",
+      "0s",
+      "1.5s",
+      "2s",
+      "15s",
+      "1m",
+      "2m 30s",
+      "1h",
+      "1h 5m",
+      "1d 2h",
+    ]);
+  });
+
+  it("an HTML page is summarised by its title, never inlined", () => {
+    const page =
+      "<!DOCTYPE html><html><head><title>503 Service Temporarily Unavailable</title></head><body><h1>503</h1><script>x()</script></body></html>";
+    expect(describeBody(page, [])).toBe('an HTML page titled "503 Service Temporarily Unavailable"');
+    expect(describeBody("<html><body>no title</body></html>", [])).toBe("an HTML page");
+    // A title is server text like any other: redacted.
+    expect(describeBody("<html><head><title>token s3cr3t-value</title></head></html>", ["s3cr3t-value"])).toBe(
+      'an HTML page titled "token [redacted]"',
+    );
+    expect(describeBody('{"error":"server_error"}', [])).toBe('{"error":"server_error"}');
+  });
+
+  it("client_secret_basic: names the id's characters the form-encoding changes, never the secret's", () => {
+    expect(basicEncodingNote("plainid", "plainsecret")).toBeUndefined();
+    const id = basicEncodingNote("my-app.v2", "plainsecret") ?? "";
+    expect(id).toContain('the client id contains "-" "."');
+    expect(id).toContain('client_auth = "client_secret_post"');
+    const secret = basicEncodingNote("plainid", "s~e/c:r") ?? "";
+    expect(secret).toContain("the client secret contains characters");
+    expect(secret).not.toMatch(/[~/:]"/);
   });
 });

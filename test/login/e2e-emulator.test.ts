@@ -255,7 +255,7 @@ describe.skipIf(!chromiumAvailable)("browser login against the emulator (headles
     const m = await manager(join(dir, `s${++n}`), { timeoutMs: 1500 });
     const err = await m.login().catch((e) => e);
     expect(err.code).toBe("TIMEOUT");
-    expect(err.message).toContain("No login response arrived within 1.5 seconds");
+    expect(err.message).toContain("No login response arrived within 1.5s");
     // The listener is gone: the callback no longer answers.
     const url = opened[0]!.url;
     await expect(fetch(callbackUrl(url, { code: "late", state: stateOf(url) }))).rejects.toThrow();

@@ -5,6 +5,7 @@
  * the engine calls it (inside the store lock, so concurrent processes share one login) and exchanges the code.
  */
 import type { Readable, Writable } from "node:stream";
+import { formatMs } from "../duration.js";
 import { HpauthError, isHpauthError } from "../errors.js";
 import { defaultRuntime, type Runtime } from "../runtime.js";
 import type { AuthorizationRequest, AuthorizationResult, InteractiveAuthorizer } from "../types.js";
@@ -279,6 +280,5 @@ function cancelled(context: { provider: string; profile: string }): HpauthError 
 }
 
 function describeDuration(ms: number): string {
-  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000} minute${ms === 60_000 ? "" : "s"}`;
-  return `${Math.round(ms / 100) / 10} seconds`;
+  return formatMs(ms);
 }

@@ -4,9 +4,8 @@
  * that rotates the refresh token. The manager enforces the budget across processes (a record in the store) and
  * prefers refresh; this file only speaks the protocol.
  */
-import { HpauthError } from "../errors.js";
-import { type BufferedResponse, type HttpContext, send } from "../http.js";
-import { bodyExcerpt } from "../redact.js";
+import { HpauthError, isHpauthError } from "../errors.js";
+import { type BufferedResponse, describeBody, type HttpContext, type SendOptions, send } from "../http.js";
 import { processTokenResponse, tokenError } from "./common.js";
 import type { FlowContext, ProviderDefinition } from "./types.js";
 
@@ -38,6 +37,7 @@ function jsonPost(
   headers: Record<string, string>,
   what: string,
   noRetry: number[] = [],
+  extra: Pick<SendOptions, "once" | "lostHint"> = {},
 ) {
   return send(
     http,
@@ -47,9 +47,13 @@ function jsonPost(
       headers: { "content-type": "application/json", accept: "application/json", ...headers },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     },
-    { what, expectJson: true, noRetryStatuses: noRetry },
+    { what, expectJson: true, noRetryStatuses: noRetry, ...extra },
   );
 }
+
+/** What to do when step 3's answer is lost: the token may exist, and Central counts it against the budget. */
+const STEP3_LOST_HINT =
+  "Central may have created the token and counted it against its one-login-per-30-minutes budget, so the budget stays claimed for 30 minutes; then run `hpauth login` again, or import a token pair from the Central UI now (`hpauth login --import`).";
 
 function budgetRefusal(ctx: FlowContext, res: BufferedResponse, step: string): HpauthError {
   const now = ctx.http.runtime.now();
@@ -77,6 +81,70 @@ function cookies(res: BufferedResponse): Map<string, string> {
     if (eq > 0) out.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
   }
   return out;
+}
+
+/** Steps 1 and 2: credentials → session + CSRF cookies → authorization code (valid 300 s: exchanged at once). */
+async function authorizationCode(ctx: FlowContext, base: string, clientId: string, password: string): Promise<string> {
+  const p = ctx.profile;
+  // Step 1: credentials → session + CSRF cookies.
+  const loginUrl = new URL(`${base}/oauth2/authorize/central/api/login`);
+  loginUrl.searchParams.set("client_id", clientId);
+  const step1 = await jsonPost(
+    ctx.http,
+    loginUrl,
+    { username: p.username, password },
+    {},
+    "Aruba login (step 1)",
+    [429],
+  );
+  if (step1.status === 429) throw budgetRefusal(ctx, step1, "the login");
+  if (step1.status !== 200) {
+    throw new HpauthError(
+      step1.status === 401 || step1.status === 403 ? "INVALID_GRANT" : "UNAUTHORIZED",
+      `Aruba login (step 1) refused: HTTP ${step1.status}: ${describeBody(step1.text, ctx.http.secrets(), 200)}`,
+      {
+        provider: p.provider,
+        profile: p.name,
+        status: step1.status,
+        hint: "Check the username, password and client id.",
+      },
+    );
+  }
+  const jar = cookies(step1);
+  const session = jar.get("session");
+  const csrf = jar.get("csrftoken");
+  if (!session || !csrf) {
+    throw new HpauthError("INVALID_RESPONSE", "Aruba login (step 1): no session/csrftoken cookies in the answer", {
+      provider: p.provider,
+      profile: p.name,
+      status: step1.status,
+    });
+  }
+  // Step 2: session → authorization code (valid 300 s: exchanged at once).
+  const codeUrl = new URL(`${base}/oauth2/authorize/central/api`);
+  codeUrl.searchParams.set("client_id", clientId);
+  codeUrl.searchParams.set("response_type", "code");
+  codeUrl.searchParams.set("scope", p.scope ?? "all");
+  const step2 = await jsonPost(
+    ctx.http,
+    codeUrl,
+    { customer_id: p.customerId },
+    { cookie: `session=${session}`, "x-csrf-token": csrf },
+    "Aruba authorization code (step 2)",
+    [429],
+  );
+  if (step2.status === 429) throw budgetRefusal(ctx, step2, "a new authorization code");
+  const code = (step2.json as { auth_code?: unknown } | undefined)?.auth_code;
+  if (step2.status !== 200 || typeof code !== "string" || code === "") {
+    if (step2.status === 200) {
+      throw new HpauthError("INVALID_RESPONSE", "Aruba authorization code (step 2): no auth_code in the answer", {
+        provider: p.provider,
+        profile: p.name,
+      });
+    }
+    throw tokenError(ctx.http, step2, "login", "Aruba authorization code (step 2)");
+  }
+  return code;
 }
 
 export const arubaCentral: ProviderDefinition = {
@@ -137,74 +205,41 @@ export const arubaCentral: ProviderDefinition = {
     // Both secrets first: failing to read one must not happen after step 1 has spent the login budget.
     const password = await ctx.password();
     const clientSecret = await ctx.clientSecret();
-    // Step 1: credentials → session + CSRF cookies.
-    const loginUrl = new URL(`${base}/oauth2/authorize/central/api/login`);
-    loginUrl.searchParams.set("client_id", clientId);
-    const step1 = await jsonPost(
-      ctx.http,
-      loginUrl,
-      { username: p.username, password },
-      {},
-      "Aruba login (step 1)",
-      [429],
-    );
-    if (step1.status === 429) throw budgetRefusal(ctx, step1, "the login");
-    if (step1.status !== 200) {
-      // Refused before any session existed: no token was created, the budget is not spent.
-      if (step1.status >= 400 && step1.status < 500) await ctx.releaseLoginBudget?.();
-      throw new HpauthError(
-        step1.status === 401 || step1.status === 403 ? "INVALID_GRANT" : "UNAUTHORIZED",
-        `Aruba login (step 1) refused: HTTP ${step1.status}: ${bodyExcerpt(step1.text, ctx.http.secrets(), 200)}`,
-        {
-          provider: p.provider,
-          profile: p.name,
-          status: step1.status,
-          hint: "Check the username, password and client id.",
-        },
+    // Steps 1 and 2 create no token: Central counts new access tokens, made by step 3 (seed 003 checks its limit at
+    // steps 1 and 2; the emulator spends it on a successful step 3). So whatever goes wrong before step 3 is sent —
+    // a refusal, a 5xx, a timeout, a dropped connection — spends nothing, and the claim is released. Except a 429:
+    // that is Central saying the budget is already spent (by another tool), and the claim then stays. Should Central
+    // ever count step-1 attempts after all, its own 429 at the next step 1 corrects us at no cost.
+    let code: string;
+    try {
+      code = await authorizationCode(ctx, base, clientId, password);
+    } catch (e) {
+      if (!(isHpauthError(e) && e.code === "LOGIN_BUDGET_EXHAUSTED")) await ctx.releaseLoginBudget?.();
+      throw e;
+    }
+    // Step 3: code → tokens, JSON body as documented. Sent once: a lost answer may be a token (and a budget) spent.
+    let step3: BufferedResponse;
+    try {
+      step3 = await jsonPost(
+        ctx.http,
+        new URL(`${base}/oauth2/token`),
+        { client_id: clientId, client_secret: clientSecret, grant_type: "authorization_code", code },
+        {},
+        "Aruba token (step 3)",
+        [],
+        { once: "code", lostHint: STEP3_LOST_HINT },
       );
+    } catch (e) {
+      // ANSWER_LOST (timeout, connection lost after sending, a 2xx whose body cannot be read): a token may have been
+      // created, the claim stays. Anything else send() throws is proof that none was: an error status after the
+      // retries (5xx, 429, a gateway's HTML error page — the server did not fulfil the request, RFC 9110 §15.6), a
+      // connection that was never made, or a cancellation between attempts (nothing was in flight).
+      if (!(isHpauthError(e) && e.code === "ANSWER_LOST")) await ctx.releaseLoginBudget?.();
+      throw e;
     }
-    const jar = cookies(step1);
-    const session = jar.get("session");
-    const csrf = jar.get("csrftoken");
-    if (!session || !csrf) {
-      throw new HpauthError("INVALID_RESPONSE", "Aruba login (step 1): no session/csrftoken cookies in the answer", {
-        provider: p.provider,
-        profile: p.name,
-        status: step1.status,
-      });
-    }
-    // Step 2: session → authorization code (valid 300 s: exchanged at once).
-    const codeUrl = new URL(`${base}/oauth2/authorize/central/api`);
-    codeUrl.searchParams.set("client_id", clientId);
-    codeUrl.searchParams.set("response_type", "code");
-    codeUrl.searchParams.set("scope", p.scope ?? "all");
-    const step2 = await jsonPost(
-      ctx.http,
-      codeUrl,
-      { customer_id: p.customerId },
-      { cookie: `session=${session}`, "x-csrf-token": csrf },
-      "Aruba authorization code (step 2)",
-      [429],
-    );
-    if (step2.status === 429) throw budgetRefusal(ctx, step2, "a new authorization code");
-    const code = (step2.json as { auth_code?: unknown } | undefined)?.auth_code;
-    if (step2.status !== 200 || typeof code !== "string" || code === "") {
-      if (step2.status === 200) {
-        throw new HpauthError("INVALID_RESPONSE", "Aruba authorization code (step 2): no auth_code in the answer", {
-          provider: p.provider,
-          profile: p.name,
-        });
-      }
-      throw tokenError(ctx.http, step2, "login", "Aruba authorization code (step 2)");
-    }
-    // Step 3: code → tokens, JSON body as documented.
-    const step3 = await jsonPost(
-      ctx.http,
-      new URL(`${base}/oauth2/token`),
-      { client_id: clientId, client_secret: clientSecret, grant_type: "authorization_code", code },
-      {},
-      "Aruba token (step 3)",
-    );
+    // A 4xx refusal (expired code, wrong secret) issued nothing (RFC 6749 §5.2). A 2xx did create a token, even
+    // when its body turns out unusable (no access_token): processTokenResponse throws then and the claim stays.
+    if (step3.status < 200 || step3.status >= 300) await ctx.releaseLoginBudget?.();
     return processTokenResponse(ctx.http, step3, "code", "Aruba token (step 3)");
   },
   async refresh(ctx, refreshToken) {
@@ -219,7 +254,7 @@ export const arubaCentral: ProviderDefinition = {
       ctx.http,
       url,
       { method: "POST", headers: { "content-type": "application/json", accept: "application/json" } },
-      { what: "Aruba token refresh", expectJson: true },
+      { what: "Aruba token refresh", expectJson: true, once: "refresh" },
     );
     return processTokenResponse(ctx.http, res, "refresh", "Aruba token refresh");
   },

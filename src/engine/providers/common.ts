@@ -7,8 +7,7 @@
  * form-encoded variant. The standard `oauth2` provider uses oauth4webapi throughout.
  */
 import { HpauthError } from "../errors.js";
-import { type BufferedResponse, type HttpContext, send } from "../http.js";
-import { bodyExcerpt } from "../redact.js";
+import { type BufferedResponse, describeBody, type HttpContext, type SendOptions, send } from "../http.js";
 import type { TokenSet } from "./types.js";
 
 /** `Basic base64(id:secret)` as curl -u and python-requests send it (raw, not form-encoded first). */
@@ -22,6 +21,7 @@ export function formPost(
   body: Record<string, string | undefined>,
   headers: Record<string, string>,
   what: string,
+  extra: Pick<SendOptions, "once" | "lostHint"> = {},
 ): Promise<BufferedResponse> {
   const form = new URLSearchParams();
   for (const [k, v] of Object.entries(body)) if (v !== undefined) form.set(k, v);
@@ -33,7 +33,7 @@ export function formPost(
       headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json", ...headers },
       body: form.toString(),
     },
-    { what, expectJson: true },
+    { what, expectJson: true, ...extra },
   );
 }
 
@@ -105,7 +105,7 @@ export function tokenError(
 ): HpauthError {
   const json = (res.json && typeof res.json === "object" ? res.json : {}) as Record<string, unknown>;
   const oauthError = typeof json.error === "string" ? json.error.slice(0, 64) : undefined;
-  const detail = bodyExcerpt(res.text, http.secrets(), 200);
+  const detail = describeBody(res.text, http.secrets(), 200);
   const common = {
     provider: http.provider,
     profile: http.profile,
@@ -116,7 +116,9 @@ export function tokenError(
   const relogin =
     kind === "refresh"
       ? "The refresh token is no longer accepted; a new login is needed."
-      : "Check the username and password.";
+      : kind === "code"
+        ? "The authorization code was refused (expired, already used, or issued for another redirect URI): log in again."
+        : "Check the username and password.";
   // A 401 at the token endpoint outside a refresh is about the client (Identity answers `unauthorized`,
   // others nothing at all), unless the server says the grant (user credentials, code) is what failed.
   const clientRefused =

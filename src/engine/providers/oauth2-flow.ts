@@ -6,23 +6,28 @@
  */
 import * as oauth from "oauth4webapi";
 import { HpauthError } from "../errors.js";
-import { type HttpContext, send } from "../http.js";
+import { type HttpContext, type SendOptions, send } from "../http.js";
 import { bodyExcerpt } from "../redact.js";
 import { isLoopback } from "./oauth2.js";
 import type { FlowContext, ResolvedProfile, TokenSet } from "./types.js";
 
 const discovered = new Map<string, oauth.AuthorizationServer>();
 
-function customFetch(http: HttpContext, what: string): (url: string, init: RequestInit) => Promise<Response> {
+function customFetch(
+  http: HttpContext,
+  what: string,
+  once?: SendOptions["once"],
+): (url: string, init: RequestInit) => Promise<Response> {
   return async (url, init) => {
-    const res = await send(http, new URL(url), init, { what, expectJson: true });
+    const res = await send(http, new URL(url), init, { what, expectJson: true, ...(once ? { once } : {}) });
     return res.toResponse();
   };
 }
 
-function requestOptions(http: HttpContext, what: string, url: string) {
+/** `once`: the request must not be sent twice (a refresh, a code exchange); see http.ts. */
+function requestOptions(http: HttpContext, what: string, url: string, once?: SendOptions["once"]) {
   return {
-    [oauth.customFetch]: customFetch(http, what),
+    [oauth.customFetch]: customFetch(http, what, once),
     // http:// is accepted only for loopback (validateProfile refuses it elsewhere): the emulator, local test servers.
     ...(isLoopback(new URL(url)) ? { [oauth.allowInsecureRequests]: true } : {}),
     ...(http.signal ? { signal: http.signal } : {}),
@@ -98,11 +103,34 @@ async function clientAuth(ctx: FlowContext): Promise<oauth.ClientAuth> {
   }
 }
 
-/** oauth4webapi's errors → ours, with server text redacted. */
-function mapError(e: unknown, ctx: FlowContext, kind: "login" | "refresh", what: string): never {
+/**
+ * Whether client_secret_basic's form-encoding (RFC 6749 §2.3.1, which oauth4webapi applies, `-` `.` `_` `~`
+ * included) changes the client id or secret. Many servers base64-decode the header and never form-decode it
+ * (oauth2-server, spring-security-oauth #1826), so such credentials are refused there while `client_secret_post`
+ * works. Returns what to tell the user, naming the id's characters but never the secret's.
+ */
+export function basicEncodingNote(clientId: string, secret: string): string | undefined {
+  const changed = (v: string) => [...new Set([...v].filter((c) => formEncode(c) !== c))];
+  const idChars = changed(clientId);
+  const secretChanged = changed(secret).length > 0;
+  if (idChars.length === 0 && !secretChanged) return undefined;
+  const parts = [
+    ...(idChars.length > 0 ? [`the client id contains ${idChars.map((c) => `"${c}"`).join(" ")}`] : []),
+    ...(secretChanged ? ["the client secret contains characters"] : []),
+  ];
+  return `client_secret_basic form-encodes the client id and secret before base64 (RFC 6749 §2.3.1) and ${parts.join(" and ")} that this encoding changes; many servers never decode it. Set \`client_auth = "client_secret_post"\` in the profile (or --client-auth client_secret_post), or check the client id and secret.`;
+}
+
+function formEncode(c: string): string {
+  return encodeURIComponent(c).replace(/[-_.!~*'()]/g, (x) => `%${x.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** oauth4webapi's errors → ours, with server text redacted. `basicNote`: see basicEncodingNote. */
+function mapError(e: unknown, ctx: FlowContext, kind: "login" | "refresh", what: string, basicNote?: string): never {
   if (e instanceof HpauthError) throw e;
   const p = ctx.profile;
   const common = { provider: p.provider, profile: p.name, cause: e };
+  const clientHint = basicNote ?? "Check the client id, client secret and client_auth.";
   if (e instanceof oauth.ResponseBodyError) {
     const desc = e.error_description ? `: ${bodyExcerpt(e.error_description, ctx.http.secrets(), 200)}` : "";
     const msg = `${what} refused: HTTP ${e.status} ${e.error}${desc}`;
@@ -110,7 +138,7 @@ function mapError(e: unknown, ctx: FlowContext, kind: "login" | "refresh", what:
     if (e.error === "invalid_client" || e.error === "unauthorized_client") {
       throw new HpauthError("INVALID_CLIENT", msg, {
         ...opts,
-        hint: "Check the client id, client secret and clientAuth.",
+        hint: e.status === 401 ? clientHint : "Check the client id, client secret and client_auth.",
       });
     }
     if (e.error === "invalid_grant") {
@@ -129,10 +157,28 @@ function mapError(e: unknown, ctx: FlowContext, kind: "login" | "refresh", what:
     throw new HpauthError("INVALID_CLIENT", `${what} refused: HTTP ${e.status} (WWW-Authenticate challenge)`, {
       ...common,
       status: e.status,
-      hint: "Check the client id, client secret and clientAuth.",
+      hint: clientHint,
     });
   }
-  throw new HpauthError("INVALID_RESPONSE", `${what}: ${describe(e, ctx.http)}`, common);
+  // A refusal without an OAuth error body (a bare 401/403, an HTML page): oauth4webapi hands us the Response.
+  const res = e instanceof oauth.OperationProcessingError ? e.cause : undefined;
+  if (res instanceof Response && (res.status === 401 || res.status === 403)) {
+    throw new HpauthError(
+      kind === "refresh" && res.status === 403 ? "INVALID_GRANT" : "INVALID_CLIENT",
+      `${what} refused: HTTP ${res.status} (no OAuth error in the answer)`,
+      { ...common, status: res.status, hint: clientHint },
+    );
+  }
+  throw new HpauthError("INVALID_RESPONSE", `${what}: ${describe(e, ctx.http)}`, {
+    ...common,
+    ...(res instanceof Response ? { status: res.status } : {}),
+  });
+}
+
+/** The client_secret_basic note for this profile, when its credentials are ones that encoding changes. */
+async function basicNoteFor(ctx: FlowContext): Promise<string | undefined> {
+  if (ctx.profile.clientAuth !== "client_secret_basic") return undefined;
+  return basicEncodingNote(ctx.profile.clientId ?? "", await ctx.clientSecret());
 }
 
 function toTokenSet(r: oauth.TokenEndpointResponse): TokenSet {
@@ -149,7 +195,14 @@ export async function login(ctx: FlowContext): Promise<TokenSet> {
   const as = await authorizationServer(ctx);
   const client: oauth.Client = { client_id: p.clientId ?? "" };
   const auth = await clientAuth(ctx);
-  const opts = requestOptions(ctx.http, what, as.token_endpoint ?? "");
+  const basicNote = await basicNoteFor(ctx);
+  // A code exchange is sent once (the code is single use and its answer may be the token); the others may repeat.
+  const opts = requestOptions(
+    ctx.http,
+    what,
+    as.token_endpoint ?? "",
+    p.grantType === "authorization_code" ? "code" : undefined,
+  );
   const params = new URLSearchParams(p.tokenParams);
   if (p.scope) params.set("scope", p.scope);
   try {
@@ -208,7 +261,7 @@ export async function login(ctx: FlowContext): Promise<TokenSet> {
     const res = await oauth.clientCredentialsGrantRequest(as, client, auth, params, opts);
     return toTokenSet(await oauth.processClientCredentialsResponse(as, client, res));
   } catch (e) {
-    mapError(e, ctx, "login", what);
+    mapError(e, ctx, "login", what, basicNote);
   }
 }
 
@@ -218,13 +271,14 @@ export async function refresh(ctx: FlowContext, refreshToken: string): Promise<T
   const as = await authorizationServer(ctx);
   const client: oauth.Client = { client_id: p.clientId ?? "" };
   const auth = await clientAuth(ctx);
+  const basicNote = await basicNoteFor(ctx);
   try {
     const res = await oauth.refreshTokenGrantRequest(as, client, auth, refreshToken, {
-      ...requestOptions(ctx.http, what, as.token_endpoint ?? ""),
+      ...requestOptions(ctx.http, what, as.token_endpoint ?? "", "refresh"),
       additionalParameters: p.tokenParams,
     });
     return toTokenSet(await oauth.processRefreshTokenResponse(as, client, res));
   } catch (e) {
-    mapError(e, ctx, "refresh", what);
+    mapError(e, ctx, "refresh", what, basicNote);
   }
 }

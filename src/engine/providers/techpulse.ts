@@ -92,6 +92,7 @@ export const techpulse: ProviderDefinition = {
       },
       {},
       "TechPulse code exchange",
+      { once: "code" },
     );
     return processTokenResponse(ctx.http, res, "code", "TechPulse code exchange");
   },
@@ -104,6 +105,7 @@ export const techpulse: ProviderDefinition = {
       { grant_type: "refresh_token", refresh_token: refreshToken },
       { authorization: basicAuth(p.clientId ?? "", secret), accept: "application/json" },
       "TechPulse token refresh",
+      { once: "refresh" },
     );
     return processTokenResponse(ctx.http, res, "refresh", "TechPulse token refresh");
   },
