@@ -1,7 +1,11 @@
 /** Human-readable times and durations for messages and tables. */
+import { rfc3339 } from "../engine/dates.js";
+
 /** `2025-06-01 14:30:00 UTC (in 12 min)`. */
 export function formatWhen(d: Date, now = Date.now()): string {
-  const iso = `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+  const text = rfc3339(d);
+  if (!text) return "an unknown time";
+  const iso = `${text.slice(0, 19).replace("T", " ")} UTC`;
   const s = Math.round((d.getTime() - now) / 1000);
   if (s <= 0) return iso;
   return `${iso} (in ${formatDuration(s)})`;

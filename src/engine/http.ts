@@ -5,6 +5,7 @@
  * or an HTML error page is as transient as a 503. The answer comes back buffered, so a `processXResponse`
  * (ours or oauth4webapi's) can read it again.
  */
+import { MAX_TIME_MS } from "./dates.js";
 import { HpauthError } from "./errors.js";
 import { bodyExcerpt } from "./redact.js";
 import type { Runtime } from "./runtime.js";
@@ -76,10 +77,12 @@ export interface BufferedResponse {
 export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed);
+  // Bounded to the last instant a Date can print: `Retry-After: 99999999999999` must not become a RangeError.
+  const latest = Math.max(0, (MAX_TIME_MS - nowMs) / 1000);
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.min(Number(trimmed), latest);
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
-  return Math.max(0, (date - nowMs) / 1000);
+  return Math.min(Math.max(0, (date - nowMs) / 1000), latest);
 }
 
 function backoffDelay(attempt: number, policy: RetryPolicy, rt: Runtime): number {

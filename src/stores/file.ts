@@ -12,6 +12,7 @@ import { posix, win32 } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { HpauthError } from "../engine/errors.js";
 import { DEFAULT_LOCK_TIMEOUT_MS, KeyedMutex } from "./mutex.js";
+import { keepCopyOf, readRecord } from "./record.js";
 
 // proper-lockfile (with graceful-fs, retry, signal-exit) costs several ms to load, and a cached token read takes no
 // lock: loaded on the first withLock() only.
@@ -125,7 +126,13 @@ export class FileTokenStore implements TokenStore {
         hint: "Move the file out of the token directory.",
       });
     }
-    return parsed.record;
+    // Field by field (stores/record.ts): a damaged field is dropped after the bytes are kept aside, a damaged
+    // refresh token makes the whole file unreadable.
+    return readRecord(parsed.record, {
+      where: `Token file ${file}`,
+      warn: this.#warn,
+      keepAside: () => keepCopyOf(file, text),
+    });
   }
 
   async set(key: string, record: TokenRecord, options: SetOptions = {}): Promise<void> {

@@ -2,6 +2,7 @@
  * `hpauth status`: every profile, from the store alone (no network): token state and time left, refresh-token age,
  * warnings (secret age, idle Aruba refresh tokens), when Aruba allows the next login, and the last error.
  */
+import { rfc3339 } from "../../engine/dates.js";
 import { isHpauthError } from "../../engine/errors.js";
 import { redact } from "../../engine/redact.js";
 import type { NamedProfile } from "../../engine/types.js";
@@ -27,10 +28,10 @@ interface Row {
   last_error?: { code: string; message: string; at?: string };
 }
 
+/** RFC 3339 to the second; undefined for anything that is no printable instant (never a RangeError). */
 function iso(v: unknown): string | undefined {
-  if (v instanceof Date) return v.toISOString();
-  if (typeof v === "number") return new Date(v).toISOString();
-  if (typeof v === "string") return v;
+  if (v instanceof Date || typeof v === "number") return rfc3339(v);
+  if (typeof v === "string") return rfc3339(Date.parse(v));
   return undefined;
 }
 

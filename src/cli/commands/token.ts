@@ -2,6 +2,7 @@
  * `hpauth token` / `hpauth header`: the credential-helper path. stdout holds the token (or the header line) and
  * nothing else; everything for humans goes to stderr.
  */
+import { rfc3339 } from "../../engine/dates.js";
 import type { AccessToken, InteractiveAuthorizer, NamedProfile } from "../../engine/types.js";
 import { clearProgress, makeManager, openStore, resolveCliProfile } from "../context.js";
 import type { CommandIO } from "../io.js";
@@ -43,8 +44,9 @@ export function tokenJson(token: AccessToken, now = Date.now()): Record<string, 
   return {
     access_token: token.accessToken,
     token_type: token.tokenType,
-    expires_at: token.expiresAt.toISOString().replace(/\.\d{3}Z$/, "Z"),
-    expires_in: Math.max(0, Math.floor((token.expiresAt.getTime() - now) / 1000)),
+    // The engine bounds expiries to 1970…9999; a library caller's own AccessToken might not be: null, not a throw.
+    expires_at: rfc3339(token.expiresAt) ?? null,
+    expires_in: Math.max(0, Math.floor((token.expiresAt.getTime() - now) / 1000)) || 0,
     ...(token.scope !== undefined ? { scope: token.scope } : {}),
     profile: token.profile,
     provider: token.provider,
