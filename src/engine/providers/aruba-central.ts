@@ -5,7 +5,7 @@
  * prefers refresh; this file only speaks the protocol.
  */
 import { HpauthError } from "../errors.js";
-import { type BufferedResponse, type HttpContext, send } from "../http.js";
+import { type BufferedResponse, type HttpContext, parseRetryAfter, send } from "../http.js";
 import { bodyExcerpt } from "../redact.js";
 import { processTokenResponse, tokenError } from "./common.js";
 import type { FlowContext, ProviderDefinition } from "./types.js";
@@ -53,8 +53,9 @@ function jsonPost(
 
 function budgetRefusal(ctx: FlowContext, res: BufferedResponse, step: string): HpauthError {
   const now = ctx.http.runtime.now();
-  const ra = Number(res.headers.get("retry-after"));
-  const retryAt = new Date(now + (Number.isFinite(ra) && ra > 0 ? ra * 1000 : ARUBA_LOGIN_WINDOW_SECONDS * 1000));
+  // parseRetryAfter bounds the value: `Retry-After: 99999999999999` made an Invalid Date (a RangeError below).
+  const ra = parseRetryAfter(res.headers.get("retry-after"), now);
+  const retryAt = new Date(now + (ra !== undefined && ra > 0 ? ra * 1000 : ARUBA_LOGIN_WINDOW_SECONDS * 1000));
   return new HpauthError(
     "LOGIN_BUDGET_EXHAUSTED",
     `Aruba Central refused ${step}: one new token per client id per 30 minutes (next login allowed at ${retryAt.toISOString()})`,

@@ -104,9 +104,11 @@ function mapError(e: unknown, ctx: FlowContext, kind: "login" | "refresh", what:
   const p = ctx.profile;
   const common = { provider: p.provider, profile: p.name, cause: e };
   if (e instanceof oauth.ResponseBodyError) {
-    const desc = e.error_description ? `: ${bodyExcerpt(e.error_description, ctx.http.secrets(), 200)}` : "";
+    // Typed as strings, but they are the server's JSON: `"error_description": 42` must not throw a TypeError.
+    const description = typeof e.error_description === "string" ? e.error_description : undefined;
+    const desc = description ? `: ${bodyExcerpt(description, ctx.http.secrets(), 200)}` : "";
     const msg = `${what} refused: HTTP ${e.status} ${e.error}${desc}`;
-    const opts = { ...common, status: e.status, oauthError: e.error.slice(0, 64) };
+    const opts = { ...common, status: e.status, oauthError: String(e.error).slice(0, 64) };
     if (e.error === "invalid_client" || e.error === "unauthorized_client") {
       throw new HpauthError("INVALID_CLIENT", msg, {
         ...opts,
