@@ -7,7 +7,7 @@
 import { HpauthError } from "../errors.js";
 import { type BufferedResponse, type HttpContext, parseRetryAfter, send } from "../http.js";
 import { bodyExcerpt } from "../redact.js";
-import { processTokenResponse, tokenError } from "./common.js";
+import { knowing, processTokenResponse, tokenError } from "./common.js";
 import type { FlowContext, ProviderDefinition } from "./types.js";
 
 export const ARUBA_LOGIN_WINDOW_SECONDS = 30 * 60;
@@ -174,13 +174,15 @@ export const arubaCentral: ProviderDefinition = {
         status: step1.status,
       });
     }
+    // The session and CSRF values, then the code, are secrets a server may echo into the next error body.
+    const http = knowing(ctx.http, session, csrf);
     // Step 2: session → authorization code (valid 300 s: exchanged at once).
     const codeUrl = new URL(`${base}/oauth2/authorize/central/api`);
     codeUrl.searchParams.set("client_id", clientId);
     codeUrl.searchParams.set("response_type", "code");
     codeUrl.searchParams.set("scope", p.scope ?? "all");
     const step2 = await jsonPost(
-      ctx.http,
+      http,
       codeUrl,
       { customer_id: p.customerId },
       { cookie: `session=${session}`, "x-csrf-token": csrf },
@@ -196,17 +198,17 @@ export const arubaCentral: ProviderDefinition = {
           profile: p.name,
         });
       }
-      throw tokenError(ctx.http, step2, "login", "Aruba authorization code (step 2)");
+      throw tokenError(http, step2, "login", "Aruba authorization code (step 2)");
     }
     // Step 3: code → tokens, JSON body as documented.
     const step3 = await jsonPost(
-      ctx.http,
+      knowing(http, code),
       new URL(`${base}/oauth2/token`),
       { client_id: clientId, client_secret: clientSecret, grant_type: "authorization_code", code },
       {},
       "Aruba token (step 3)",
     );
-    return processTokenResponse(ctx.http, step3, "code", "Aruba token (step 3)");
+    return processTokenResponse(knowing(http, code), step3, "code", "Aruba token (step 3)");
   },
   async refresh(ctx, refreshToken) {
     const p = ctx.profile;

@@ -8,6 +8,7 @@ import * as oauth from "oauth4webapi";
 import { HpauthError } from "../errors.js";
 import { type HttpContext, send } from "../http.js";
 import { bodyExcerpt } from "../redact.js";
+import { knowing } from "./common.js";
 import { isLoopback } from "./oauth2.js";
 import type { FlowContext, ResolvedProfile, TokenSet } from "./types.js";
 
@@ -145,7 +146,9 @@ function toTokenSet(r: oauth.TokenEndpointResponse): TokenSet {
   return out;
 }
 
-export async function login(ctx: FlowContext): Promise<TokenSet> {
+export async function login(flow: FlowContext): Promise<TokenSet> {
+  // Reassigned once the code is known, so that mapError's redaction knows it too.
+  let ctx = flow;
   const p = ctx.profile;
   const what = `token request (${p.grantType})`;
   const as = await authorizationServer(ctx);
@@ -199,6 +202,7 @@ export async function login(ctx: FlowContext): Promise<TokenSet> {
         pkce: p.pkce,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       });
+      ctx = { ...ctx, http: knowing(ctx.http, result.code, result.codeVerifier) };
       const codeParams = new URLSearchParams(p.tokenParams);
       codeParams.set("code", result.code);
       codeParams.set("redirect_uri", result.redirectUri);
