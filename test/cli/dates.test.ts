@@ -148,6 +148,10 @@ describe("token and status over a damaged store record", () => {
       for (const k of ["expires_at", "last_refresh_at", "last_login_at"]) if (row[k]) expect(row[k]).toMatch(RFC3339);
       expect(s.err).toContain(file);
       expect(s.err).toMatch(/damaged fields/);
+      const human = await hpauth(["status", ...args], env);
+      expect(human.code, human.err).toBe(0);
+      expect(human.out).toMatch(/aruba-central/);
+      expect(human.err).not.toMatch(/RangeError|Invalid time|internal error/);
 
       const t = await hpauth(["token", "--json", ...args], env);
       expect(t.code, t.err).toBe(0);
