@@ -17,6 +17,7 @@ import { PassThrough } from "node:stream";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { runInspect } from "../../src/cli/commands/inspect.js";
+import { runStatus } from "../../src/cli/commands/status.js";
 import { tokenJson } from "../../src/cli/commands/token.js";
 import { formatWhen } from "../../src/cli/time.js";
 import { parseConfigText } from "../../src/config/parse.js";
@@ -35,6 +36,7 @@ import { parseImportedTokens } from "../../src/engine/login/import.js";
 import { parsePasted } from "../../src/engine/login/paste.js";
 import { newState, SingleUseState } from "../../src/engine/login/state.js";
 import { createTokenManager } from "../../src/engine/manager.js";
+import { credentialKey, loginBudgetKey, validateProfile } from "../../src/engine/profile.js";
 import type { NamedProfile, ProviderId } from "../../src/engine/types.js";
 import { FileTokenStore } from "../../src/stores/file.js";
 import { MemoryTokenStore } from "../../src/stores/memory.js";
@@ -576,6 +578,68 @@ const fileStoreTarget: FuzzTarget<string> = {
   },
 };
 
+/** `hpauth status` (human and --json) in process, over a store file holding the fuzzed record. */
+let statusDir: string | undefined;
+const RFC3339_KEYS = /"(expires_at|last_refresh_at|last_login_at|next_login_allowed_at|at)":"([^"]*)"/g;
+const statusTarget: FuzzTarget<{ record: unknown; budget: unknown; json: boolean }> = {
+  name: "status-command",
+  arbitrary: fc.record({
+    record: recordArb,
+    budget: fc.oneof(fc.constant(undefined), recordArb),
+    json: fc.boolean(),
+  }),
+  setup() {
+    statusDir = mkdtempSync(join(tmpdir(), "hpauth-fuzz-status-"));
+  },
+  teardown() {
+    if (statusDir) rmSync(statusDir, { recursive: true, force: true });
+    statusDir = undefined;
+  },
+  async run({ record, budget, json }) {
+    if (!statusDir) this.setup?.();
+    const dir = statusDir as string;
+    const p = PROFILES["aruba-central"];
+    const store = new FileTokenStore({ dir, onWarning: () => {} });
+    const key = credentialKey(validateProfile(p));
+    writeFileSync(store.fileFor(key), JSON.stringify({ v: 1, key, record }), { mode: 0o600 });
+    const budgetKey = loginBudgetKey(validateProfile(p));
+    if (budget === undefined) rmSync(store.fileFor(budgetKey), { force: true });
+    else
+      writeFileSync(store.fileFor(budgetKey), JSON.stringify({ v: 1, key: budgetKey, record: budget }), {
+        mode: 0o600,
+      });
+    const c = captureIo();
+    // The same credential as `p` (same key), its secrets by environment variable as a user would give them.
+    const fields = {
+      provider: p.provider,
+      baseUrl: p.baseUrl,
+      clientId: p.clientId,
+      username: p.username,
+      customerId: p.customerId,
+      clientSecretEnv: "FZ_SECRET",
+      passwordEnv: "FZ_PASSWORD",
+    };
+    const options = { json, verbose: false, quiet: true, color: false, storeDir: dir, fields };
+    const env = {
+      XDG_CONFIG_HOME: join(dir, "no-config"),
+      HOME: join(dir, "no-home"),
+      FZ_SECRET: "s",
+      FZ_PASSWORD: "p",
+    };
+    const io = { ...c.io, env };
+    await onlyHpauthErrors(() => runStatus(options as never, io as never));
+    // The row must be about the record, not a profile the harness got wrong.
+    if (json) assert(!c.out().includes('"state":"invalid","warnings":[],"last_error":{"code":"CONFIG'), c.out());
+    if (json && c.out()) {
+      const text = c.out();
+      JSON.parse(text);
+      for (const m of text.matchAll(RFC3339_KEYS)) {
+        assert(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(m[2] ?? ""), `status --json ${m[1]} = ${m[2]}`);
+      }
+    }
+  },
+};
+
 // ---- config files --------------------------------------------------------------------------------------------
 
 const FIELD_KEYS = [
@@ -779,6 +843,7 @@ export const TARGETS: FuzzTarget<never>[] = [
   contractsTarget,
   recordTarget,
   fileStoreTarget,
+  statusTarget,
   configTarget,
   callbackTarget,
   importTarget,
