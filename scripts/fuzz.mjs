@@ -33,7 +33,7 @@ await build({
   packages: "external",
   logLevel: "warning",
 });
-const { TARGETS } = await import(pathToFileURL(outfile).href);
+const { TARGETS, takeOutcome } = await import(pathToFileURL(outfile).href);
 const fc = (await import("fast-check")).default;
 
 // Library warnings (the memory store's emitWarning for damaged records, YAML's tag warnings) are expected here.
@@ -53,13 +53,17 @@ for (const target of TARGETS) {
   const distinct = new Map();
   let n = 0;
   let crashed = 0;
+  const outcomes = new Map();
   for (let done = 0; done < runs; done += chunk) {
     // Each chunk its own seed, so a crash replays with fc.sample(arbitrary, { seed, numRuns: chunk }).
     const inputs = fc.sample(target.arbitrary, { numRuns: Math.min(chunk, runs - done), seed: seed + done });
     for (const input of inputs) {
       n++;
+      takeOutcome();
       try {
         await target.run(input);
+        const o = takeOutcome();
+        if (o) outcomes.set(o, (outcomes.get(o) ?? 0) + 1);
       } catch (e) {
         crashed++;
         const kind = `${e?.name ?? typeof e}: ${String(e?.message ?? e)
@@ -76,9 +80,21 @@ for (const target of TARGETS) {
   const ms = Date.now() - started;
   total += n;
   crashes += crashed;
-  report.targets.push({ name: target.name, cases: n, crashes: crashed, ms, distinct: Object.fromEntries(distinct) });
+  const top = [...outcomes].sort((a, b) => b[1] - a[1]);
+  report.targets.push({
+    name: target.name,
+    cases: n,
+    crashes: crashed,
+    ms,
+    outcomes: Object.fromEntries(top),
+    distinct: Object.fromEntries(distinct),
+  });
+  const shown = top
+    .slice(0, 4)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
   console.log(
-    `${target.name.padEnd(28)} ${String(n).padStart(7)} cases  ${String(crashed).padStart(5)} crashes  ${(ms / 1000).toFixed(1).padStart(6)} s`,
+    `${target.name.padEnd(28)} ${String(n).padStart(7)} cases  ${String(crashed).padStart(5)} crashes  ${(ms / 1000).toFixed(1).padStart(6)} s${shown ? `  (${shown}${top.length > 4 ? ", …" : ""})` : ""}`,
   );
   for (const [kind, d] of distinct) console.log(`    ${d.count}× ${kind}\n      first input: ${d.input}`);
 }

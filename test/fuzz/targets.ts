@@ -56,12 +56,26 @@ export interface FuzzTarget<T = unknown> {
   teardown?(): void;
 }
 
+let firstOutcome: string | undefined;
+/**
+ * What the first guarded call of the last case came to: "ok" or the HpauthError's code. The long run tallies these
+ * per target, to show the inputs reach the success paths and not only the refusals.
+ */
+export function takeOutcome(): string | undefined {
+  const o = firstOutcome;
+  firstOutcome = undefined;
+  return o;
+}
+
 /** Only an HpauthError may escape a parser; anything else is a crash (exit 1, "this is a bug"). */
 async function onlyHpauthErrors<R>(fn: () => R | Promise<R>): Promise<R | undefined> {
   try {
-    return await fn();
+    const r = await fn();
+    firstOutcome ??= "ok";
+    return r;
   } catch (e) {
     if (isHpauthError(e)) {
+      firstOutcome ??= e.code;
       // An HpauthError must itself be printable: message, toJSON (retry_at), String().
       JSON.stringify(e.toJSON());
       String(e);
@@ -204,6 +218,25 @@ const tokenBody = fc.record(
   { requiredKeys: [] },
 );
 
+/** A good token response with one field replaced by a fuzzed value (or removed): reaches the success paths. */
+const nearlyValidBody = fc
+  .tuple(
+    jwtArb,
+    fc.constantFrom("access_token", "token_type", "expires_in", "refresh_token", "scope", "id_token", "extra"),
+    fc.oneof(weirdValue, fc.constant(undefined)),
+  )
+  .map(([jwt, field, value]) => {
+    const body: Record<string, unknown> = {
+      access_token: jwt,
+      token_type: "Bearer",
+      expires_in: 3600,
+      refresh_token: "fuzz-rotated-refresh-token",
+      scope: "offline_access",
+    };
+    body[field] = value;
+    return JSON.stringify(body);
+  });
+
 const responseArb: fc.Arbitrary<FuzzedResponse> = fc.record({
   status: fc.oneof(
     { weight: 4, arbitrary: fc.constant(200) },
@@ -239,6 +272,7 @@ const responseArb: fc.Arbitrary<FuzzedResponse> = fc.record({
     },
   ),
   body: fc.oneof(
+    { weight: 6, arbitrary: nearlyValidBody },
     { weight: 6, arbitrary: tokenBody.map((b) => JSON.stringify(b)) },
     { weight: 1, arbitrary: fc.jsonValue().map((v) => JSON.stringify(v) ?? "") },
     { weight: 1, arbitrary: fc.string() },
@@ -681,13 +715,42 @@ const profileArb = fc.dictionary(
     fc.dictionary(fc.string(), weirdValue),
   ),
 );
+/** A valid profile with one field replaced by a fuzzed value (or removed): reaches resolution and validation. */
+const nearlyValidProfile = fc
+  .tuple(fc.constantFrom(...FIELD_KEYS), fc.oneof(weirdValue, fc.constant(undefined)), fc.boolean())
+  .map(([field, value, aruba]) => {
+    const profile: Record<string, unknown> = aruba
+      ? {
+          provider: "aruba-central",
+          region: "EU-1",
+          client_id: "cid",
+          client_secret_env: "X_SECRET",
+          username: "u",
+          password_env: "X_PASSWORD",
+          customer_id: "c",
+        }
+      : { provider: "greenlake", region: "us1", client_id: "cid", client_secret_env: "X_SECRET" };
+    if (value === undefined) delete profile[field];
+    else profile[field] = value;
+    return profile;
+  });
+
 const configDocArb = fc.record(
   {
-    default_profile: fc.oneof(fc.constant("a"), weirdValue),
-    profiles: fc.oneof(fc.dictionary(fc.constantFrom("a", "b", "c d", ""), profileArb), weirdValue),
+    default_profile: fc.oneof({ weight: 2, arbitrary: fc.constant("a") }, { weight: 1, arbitrary: weirdValue }),
+    profiles: fc.oneof(
+      {
+        weight: 3,
+        arbitrary: fc
+          .tuple(nearlyValidProfile, fc.option(nearlyValidProfile))
+          .map(([a, b]) => (b ? { a, "c d": b } : { a })),
+      },
+      { weight: 2, arbitrary: fc.dictionary(fc.constantFrom("a", "b", "c d", ""), profileArb) },
+      { weight: 1, arbitrary: weirdValue },
+    ),
     emulator: weirdValue,
   },
-  { requiredKeys: [] },
+  { requiredKeys: ["profiles"] },
 );
 
 async function serialise(doc: unknown, format: "toml" | "yaml" | "json"): Promise<string> {
@@ -712,8 +775,8 @@ const configTarget: FuzzTarget<{
     format: fc.constantFrom("toml", "yaml", "json"),
     doc: configDocArb,
     raw: fc.string(),
-    useRaw: fc.boolean(),
-    cut: fc.oneof(fc.constant(-1), fc.nat({ max: 400 })),
+    useRaw: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    cut: fc.oneof({ weight: 4, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.nat({ max: 400 }) }),
   }),
   async run({ format, doc, raw, useRaw, cut }) {
     let text = useRaw ? raw : await serialise(doc, format);
@@ -724,7 +787,8 @@ const configTarget: FuzzTarget<{
     // Then what `hpauth token` does with it: pick a profile, validate it, build a manager.
     for (const name of [undefined, ...Object.keys(config.profiles)]) {
       await onlyHpauthErrors(() => {
-        const r = resolveProfile({ config, ...(name !== undefined ? { profileName: name } : {}), flags: {}, env: {} });
+        const env = { X_SECRET: "s", X_PASSWORD: "p" };
+        const r = resolveProfile({ config, ...(name !== undefined ? { profileName: name } : {}), flags: {}, env });
         createTokenManager({ profile: r.profile, runtime: { env: {} } });
       });
     }
