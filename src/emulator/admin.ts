@@ -12,7 +12,7 @@ import {
 } from "./types.js";
 
 const FAULT_ENDPOINTS = ["authorize", "login", "code", "token", "api", "*"];
-const FAULT_TYPES = ["status", "delay", "malformed", "truncated", "html", "drop"];
+const FAULT_TYPES = ["status", "delay", "malformed", "truncated", "html", "drop", "echo"];
 
 export function clockState(state: EmulatorState): ClockState {
   const epochMs = state.now();

@@ -7,7 +7,16 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createAdminClient, handleAdmin } from "./admin.js";
 import type { Ctx, Env, ResolvedConfig, ResolvedCredentials, ResolvedLifetimes, Route } from "./context.js";
-import { BodyTooLarge, type Headers, readBody, sendHtml, sendJson } from "./http.js";
+import {
+  BodyTooLarge,
+  type Headers,
+  mediaType,
+  parseForm,
+  parseJsonObject,
+  readBody,
+  sendHtml,
+  sendJson,
+} from "./http.js";
 import { newSigningKey } from "./jwt.js";
 import { arubaRoutes } from "./providers/aruba.js";
 import { greenlakeRoutes } from "./providers/greenlake.js";
@@ -144,9 +153,52 @@ const ROUTES: Record<EmulatedProvider, (env: Env) => Route[]> = {
   "hpe-identity": identityRoutes,
 };
 
+/**
+ * Every value a request carries that could be a secret: the Authorization header (and a Basic header's decoded
+ * `id:secret`), Cookie, X-CSRF-Token, every query, form and JSON body value. What a careless service puts in its
+ * error body (HPE Identity echoes the whole token in its 401s): the `echo` fault returns these, bare and by name.
+ */
+function echoedValues(req: IncomingMessage, url: URL, body: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  const auth = req.headers.authorization;
+  if (auth) {
+    out.authorization = auth;
+    const basic = /^Basic\s+(\S+)/i.exec(auth);
+    if (basic?.[1]) out.authorization_decoded = Buffer.from(basic[1], "base64").toString("utf8");
+  }
+  if (req.headers.cookie) out.cookie = req.headers.cookie;
+  const csrf = req.headers["x-csrf-token"];
+  if (typeof csrf === "string") out["x-csrf-token"] = csrf;
+  for (const [k, v] of url.searchParams) out[`query.${k}`] = v;
+  const type = mediaType(req);
+  if (type === "application/x-www-form-urlencoded") for (const [k, v] of parseForm(body)) out[`form.${k}`] = v;
+  else if (type === "application/json") {
+    for (const [k, v] of Object.entries(parseJsonObject(body) ?? {})) {
+      out[`json.${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    }
+  }
+  return out;
+}
+
 /** Answers a fault; false for `delay`, after which the request goes on normally. */
-async function applyFault(fault: Fault, res: ServerResponse, closing: AbortSignal): Promise<boolean> {
+async function applyFault(
+  fault: Fault,
+  res: ServerResponse,
+  closing: AbortSignal,
+  request: { req: IncomingMessage; url: URL; body: Buffer },
+): Promise<boolean> {
   switch (fault.type) {
+    case "echo": {
+      const echoed = echoedValues(request.req, request.url, request.body);
+      const status = fault.status ?? 401;
+      sendJson(res, status, {
+        error: status === 401 ? "invalid_token" : "invalid_request",
+        // Bare values first (only a redactor that knows them can catch these), then each by name.
+        error_description: `Rejected: ${Object.values(echoed).join(" ")}`,
+        request: echoed,
+      });
+      return true;
+    }
     case "delay":
       await sleep(fault.delayMs ?? 1000, undefined, { signal: closing });
       return false;
@@ -257,7 +309,7 @@ function providerHandler(provider: EmulatedProvider, env: Env, closing: AbortSig
     const fault = state.takeFault(provider, route.endpoints);
     if (fault) {
       faulted = fault.type;
-      if (await applyFault(fault, res, closing)) return;
+      if (await applyFault(fault, res, closing, { req, url, body })) return;
     }
     const ctx: Ctx = {
       ...env,

@@ -39,7 +39,7 @@ export interface ProviderLifetimes {
 }
 
 export type FaultEndpoint = "authorize" | "login" | "code" | "token" | "api" | "*";
-export type FaultType = "status" | "delay" | "malformed" | "truncated" | "html" | "drop";
+export type FaultType = "status" | "delay" | "malformed" | "truncated" | "html" | "drop" | "echo";
 
 export interface FaultSpec {
   provider: EmulatedProvider | "*";

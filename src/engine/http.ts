@@ -13,6 +13,8 @@
  * token again would present a token the server may already have rotated out (RFC 9700 §4.14.2 reuse detection).
  * docs/reliability.md spells out what is guaranteed.
  */
+
+import { MAX_TIME_MS } from "./dates.js";
 import { formatDuration, formatMs } from "./duration.js";
 import { HpauthError } from "./errors.js";
 import { bodyExcerpt } from "./redact.js";
@@ -104,13 +106,15 @@ export interface BufferedResponse {
 export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
+  // Bounded to the last instant a Date can print: `Retry-After: 99999999999999` must not become a RangeError.
+  const latest = Math.max(0, (MAX_TIME_MS - nowMs) / 1000);
   // delay-seconds is 1*DIGIT (RFC 9110 §10.2.3); a fraction is tolerated, a sign is not.
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed);
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.min(Number(trimmed), latest);
   // HTTP-date: IMF-fixdate, and the obsolete RFC 850 and asctime forms, all of which Date.parse reads.
   if (!/[a-z]/i.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
-  return Math.max(0, (date - nowMs) / 1000);
+  return Math.min(Math.max(0, (date - nowMs) / 1000), latest);
 }
 
 /**

@@ -4,11 +4,12 @@
  */
 import { gunzipSync } from "node:zlib";
 import { decodeJwt, decodeProtectedHeader } from "jose";
+import { isTimeMs } from "./dates.js";
 
 export interface DecodedJwt {
   header: Record<string, unknown>;
   claims: Record<string, unknown>;
-  /** From the `exp` claim, if any. */
+  /** From the `exp` claim, if any and if it is an instant between 1970 and 9999. */
   expiresAt?: Date;
   issuedAt?: Date;
 }
@@ -20,12 +21,17 @@ export function decodeJwtToken(token: string): DecodedJwt | undefined {
     const header = decodeProtectedHeader(token) as Record<string, unknown>;
     const claims = decodeJwt(token) as Record<string, unknown>;
     const out: DecodedJwt = { header, claims };
-    if (typeof claims.exp === "number" && Number.isFinite(claims.exp)) out.expiresAt = new Date(claims.exp * 1000);
-    if (typeof claims.iat === "number" && Number.isFinite(claims.iat)) out.issuedAt = new Date(claims.iat * 1000);
+    // A claim no Date can hold (`exp: 1e20`) stays in `claims` as the token says it, without a Date.
+    if (isTimeMs(secondsToMs(claims.exp))) out.expiresAt = new Date((claims.exp as number) * 1000);
+    if (isTimeMs(secondsToMs(claims.iat))) out.issuedAt = new Date((claims.iat as number) * 1000);
     return out;
   } catch {
     return undefined;
   }
+}
+
+function secondsToMs(v: unknown): number | undefined {
+  return typeof v === "number" ? v * 1000 : undefined;
 }
 
 // The engine's own `exp` reader, jose-free so the token path need not load jose; re-exported for library users.

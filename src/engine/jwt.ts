@@ -25,5 +25,6 @@ export function jwtExpiry(token: string): number | undefined {
   const parts = token.split(".");
   if (parts.length !== 3 || !segment(parts[0])) return undefined;
   const exp = segment(parts[1])?.exp;
-  return typeof exp === "number" && Number.isFinite(exp) ? exp * 1000 : undefined;
+  // `exp: -1e308` is finite, its milliseconds are not.
+  return typeof exp === "number" && Number.isFinite(exp * 1000) ? exp * 1000 : undefined;
 }

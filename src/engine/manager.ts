@@ -9,6 +9,7 @@
 
 import { MemoryTokenStore } from "../stores/memory.js";
 import type { TokenRecord, TokenStore } from "../stores/types.js";
+import { clampTimeMs } from "./dates.js";
 import { formatDuration, formatMs } from "./duration.js";
 import { HpauthError, isHpauthError } from "./errors.js";
 import { DEFAULT_RETRY, type EventInput, type HttpContext, type RetryPolicy } from "./http.js";
@@ -606,6 +607,8 @@ export class TokenManager {
     let expiresAt = now + lifetimeMs;
     // Never past the token's own exp, whatever expires_in claimed.
     if (jwtExp !== undefined) expiresAt = Math.min(expiresAt, jwtExp);
+    // expires_in / exp of 1e20 or -1e20: bounded to what a Date (and RFC 3339) can hold.
+    expiresAt = clampTimeMs(expiresAt);
     const supports = this.#def.supportsRefresh(this.profile);
     const refreshToken = supports
       ? (set.refreshToken ?? (source === "refresh" ? prev?.refreshToken : undefined))

@@ -22,6 +22,7 @@ import {
   tryAcquire,
 } from "./filelock.js";
 import { DEFAULT_LOCK_TIMEOUT_MS, KeyedMutex } from "./mutex.js";
+import { keepCopyOf, readRecord } from "./record.js";
 import type { LockOptions, SetOptions, TokenRecord, TokenStore } from "./types.js";
 
 export type { StoreFs } from "./filelock.js";
@@ -136,7 +137,13 @@ export class FileTokenStore implements TokenStore {
         hint: "Move the file out of the token directory.",
       });
     }
-    return parsed.record;
+    // Field by field (stores/record.ts): a damaged field is dropped after the bytes are kept aside, a damaged
+    // refresh token makes the whole file unreadable.
+    return readRecord(parsed.record, {
+      where: `Token file ${file}`,
+      warn: this.#warn,
+      keepAside: () => keepCopyOf(file, text),
+    });
   }
 
   async set(key: string, record: TokenRecord, options: SetOptions = {}): Promise<void> {

@@ -1,4 +1,5 @@
 import { DEFAULT_LOCK_TIMEOUT_MS, KeyedMutex } from "./mutex.js";
+import { readRecord } from "./record.js";
 import type { LockOptions, TokenRecord, TokenStore } from "./types.js";
 
 /** Tokens in this process only: for tests, short-lived scripts, and as the library's fallback. */
@@ -9,8 +10,13 @@ export class MemoryTokenStore implements TokenStore {
 
   async get(key: string): Promise<TokenRecord | undefined> {
     const raw = this.#records.get(key);
-    // Stored serialised so callers can never mutate what the store holds.
-    return raw === undefined ? undefined : (JSON.parse(raw) as TokenRecord);
+    // Stored serialised so callers can never mutate what the store holds. Checked like any store's read: a library
+    // caller may have set() anything.
+    if (raw === undefined) return undefined;
+    return readRecord(JSON.parse(raw), {
+      where: `Token record "${key}" (memory store)`,
+      warn: (m) => process.emitWarning(m, { code: "HPAUTH_STORE" }),
+    });
   }
 
   // No SetOptions: an in-process lock cannot be lost, so the precondition never applies.

@@ -14,7 +14,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { inspect } from "node:util";
 import { build } from "esbuild";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { createTokenManager, type TokenManagerOptions } from "../../src/engine/manager.js";
 import type { NamedProfile, ProviderId } from "../../src/engine/types.js";
@@ -201,6 +201,35 @@ describe("engine: every provider, every failure, nothing secret in events, error
   });
   afterAll(async () => {
     await emu?.close();
+  });
+
+  // Each test checks its own output, so a test run alone (`-t aruba`) still proves something; the last test
+  // scans the whole run again (what one test prints may hold a secret another learned).
+  const mark = { engine: 0, events: 0, stores: 0, emulator: 0 };
+  beforeEach(() => {
+    Object.assign(mark, {
+      engine: engineTranscripts.length,
+      events: eventLogs.length,
+      stores: storeDirs.length,
+      emulator: emulatorLog.length,
+    });
+  });
+  afterEach(async (ctx) => {
+    const own: Transcript[] = [
+      ...engineTranscripts.slice(mark.engine),
+      ...eventLogs.slice(mark.events).map((l) => ({ source: l.source, text: l.lines.join("\n") })),
+      { source: "emulator log (this test)", text: emulatorLog.slice(mark.emulator).join("\n") },
+    ];
+    for (const d of storeDirs.slice(mark.stores))
+      own.push(...(await storeTranscripts(d, `engine ${relative(dir, d)}`)));
+    if (!ctx.task.name.startsWith("nothing secret")) {
+      expect(
+        own.some((t) => t.text.length > 0),
+        "this test produced output to scan",
+      ).toBe(true);
+    }
+    const hits = scanAll(own, secrets);
+    expect(formatHits(hits), `secrets found in the output of "${ctx.task.name}" (source, kind, fingerprint)`).toBe("");
   });
 
   function profile(provider: Emu, extra: Partial<NamedProfile> = {}): NamedProfile {
@@ -685,6 +714,29 @@ describe("CLI: every command's stdout and stderr, the config file, the emulator'
     }
   });
 
+  // As in the engine block: each test scans what it printed (every run's stdout and stderr, the emulator's stderr
+  // meanwhile, the store files as they are now) itself; the last test scans the whole run.
+  const cliMark = { transcripts: 0, emuErr: 0 };
+  const extraStoreDirs: string[] = [];
+  beforeEach(() => {
+    cliMark.transcripts = cliTranscripts.length;
+    cliMark.emuErr = emuErr.length;
+  });
+  afterEach(async (ctx) => {
+    if (!storeDir) return;
+    const own: Transcript[] = [
+      ...cliTranscripts.slice(cliMark.transcripts),
+      { source: "hpauth emulate --json --verbose (stderr, this test)", text: emuErr.slice(cliMark.emuErr) },
+      ...(await storeTranscripts(storeDir, "cli")),
+    ];
+    for (const d of extraStoreDirs) own.push(...(await storeTranscripts(d, `cli ${relative(cliDir, d)}`)));
+    if (!ctx.task.name.startsWith("nothing secret") && !ctx.task.name.startsWith("the config file")) {
+      expect(cliTranscripts.length, "this test ran the CLI").toBeGreaterThan(cliMark.transcripts);
+    }
+    const hits = scanAll(own, secrets);
+    expect(formatHits(hits), `secrets found in the output of "${ctx.task.name}" (source, kind, fingerprint)`).toBe("");
+  });
+
   const profilesAdd: Record<string, (p: Record<Emu, Record<string, string>>) => string[]> = {
     gl: (p) => [
       "--provider",
@@ -917,6 +969,51 @@ describe("CLI: every command's stdout and stderr, the config file, the emulator'
     await hpauth(["status", "--verbose"]);
     await hpauth(["status", "--json"]);
     await hpauth(["logout", "--all", "--yes", "--verbose"]);
+  });
+
+  it("servers echoing every secret of the request (echo fault): token, login and code endpoints, --verbose and --json", async () => {
+    const advance = () => admin("/clock/advance", { seconds: 1801 });
+    const echo = (provider: string, endpoint: string) =>
+      admin("/faults", { provider, endpoint, type: "echo", count: 10 });
+    const outputs: string[] = [];
+    const run = async (args: string[], env: Record<string, string> = {}) => {
+      const r = await hpauth(args, { env });
+      expect(r.code, r.err).not.toBe(0);
+      expect(r.code, r.err).not.toBe(1);
+      outputs.push(r.out, r.err);
+      return r;
+    };
+    // Fresh stores, so no cached token or Aruba budget record stands between the request and its echo.
+    const fresh = async (name: string) => {
+      const d = join(cliDir, `echo-store-${name}`);
+      await mkdir(d, { recursive: true, mode: 0o700 });
+      extraStoreDirs.push(d);
+      return { HPAUTH_STORE_DIR: d };
+    };
+    for (const p of ["gl", "id", "wxp"]) {
+      const provider = { gl: "greenlake", id: "hpe-identity", wxp: "wxp" }[p]!;
+      await echo(provider, "token");
+      const env = await fresh(p);
+      await run(["token", "-p", p, "--verbose"], env);
+      await run(["token", "-p", p, "--json"], env);
+      // status shows the stored last error: redacted when it was recorded.
+      const s = await hpauth(["status", "-p", p, "--json"], { env });
+      expect(s.code, s.err).toBe(0);
+      outputs.push(s.out);
+      await admin("/faults", undefined, "DELETE");
+    }
+    // Aruba: step 1 (password), step 2 (session cookie, CSRF), step 3 (code, client secret), each in a new window.
+    for (const endpoint of ["login", "code", "token"]) {
+      await advance();
+      await echo("aruba-central", endpoint);
+      await run(
+        ["token", "-p", "aruba", endpoint === "token" ? "--json" : "--verbose"],
+        await fresh(`aruba-${endpoint}`),
+      );
+      await admin("/faults", undefined, "DELETE");
+    }
+    // The echoed bodies did reach the messages (redacted): a redaction that stopped working would show here.
+    expect(outputs.join("\n")).toMatch(/Rejected/);
   });
 
   it("demo, demo --json, demo --verbose (its own emulator, secrets learned from its wire)", async () => {

@@ -2,13 +2,14 @@
  * `hpauth inspect`: what a token says about itself (JWT header, claims, expiry; HPE Identity's zip_authorities
  * decoded). Prints claims only: never the token, never its signature.
  */
+import { rfc3339 } from "../../engine/dates.js";
 import { HpauthError } from "../../engine/errors.js";
 import { decodeJwtToken, decodeZipAuthorities } from "../../engine/inspect.js";
 import { clearProgress, makeManager, openStore, resolveCliProfile } from "../context.js";
 import { table } from "../format.js";
 import type { CommandIO } from "../io.js";
 import type { InspectOptions } from "../options.js";
-import { formatDuration, rfc3339 } from "../time.js";
+import { formatDuration } from "../time.js";
 
 async function readStdin(io: CommandIO): Promise<string> {
   const chunks: Buffer[] = [];
@@ -43,9 +44,11 @@ export function inspectToken(token: string, now = Date.now()): Inspection {
   if (!jwt) return { format: "opaque", length: token.length };
   const { header, claims } = jwt;
   const out: Inspection = { format: "jwt", length: token.length, header, claims };
-  if (jwt.issuedAt) out.issued_at = rfc3339(jwt.issuedAt);
-  if (jwt.expiresAt) {
-    out.expires_at = rfc3339(jwt.expiresAt);
+  const issued = jwt.issuedAt && rfc3339(jwt.issuedAt);
+  if (issued) out.issued_at = issued;
+  const expires = jwt.expiresAt && rfc3339(jwt.expiresAt);
+  if (jwt.expiresAt && expires) {
+    out.expires_at = expires;
     out.expires_in = Math.floor((jwt.expiresAt.getTime() - now) / 1000);
   }
   if (typeof claims.zip_authorities === "string") out.zip_authorities = zipAuthorities(claims.zip_authorities);
@@ -74,8 +77,9 @@ export async function runInspect(options: InspectOptions, io: CommandIO): Promis
       if (inspection.zip_authorities === undefined && typeof zip === "string") {
         inspection.zip_authorities = zipAuthorities(zip);
       }
-      if (!inspection.expires_at) {
-        inspection.expires_at = rfc3339(token.expiresAt);
+      const expires = rfc3339(token.expiresAt);
+      if (!inspection.expires_at && expires) {
+        inspection.expires_at = expires;
         inspection.expires_in = Math.floor((token.expiresAt.getTime() - Date.now()) / 1000);
       }
     } finally {
@@ -111,7 +115,7 @@ function kv(obj: Record<string, unknown>): string {
   const rows = Object.entries(obj).map(([k, v]) => {
     let s = typeof v === "string" ? v : JSON.stringify(v);
     if ((k === "exp" || k === "iat" || k === "nbf" || k === "auth_time") && typeof v === "number") {
-      s += `  (${new Date(v * 1000).toISOString()})`;
+      s += `  (${rfc3339(v * 1000) ?? "not a date between 1970 and 9999"})`;
     }
     return [`  ${k}`, s];
   });

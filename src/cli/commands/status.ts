@@ -2,6 +2,7 @@
  * `hpauth status`: every profile, from the store alone (no network): token state and time left, refresh-token age,
  * warnings (secret age, idle Aruba refresh tokens), when Aruba allows the next login, and the last error.
  */
+import { rfc3339 } from "../../engine/dates.js";
 import { isHpauthError } from "../../engine/errors.js";
 import { redact } from "../../engine/redact.js";
 import type { NamedProfile } from "../../engine/types.js";
@@ -9,7 +10,7 @@ import { loadCliConfig, makeManager, openStore, resolveCliProfile } from "../con
 import { painter, table, useColor } from "../format.js";
 import type { CommandIO } from "../io.js";
 import type { StatusOptions } from "../options.js";
-import { formatDuration, formatWhen, rfc3339 } from "../time.js";
+import { formatDuration, formatWhen } from "../time.js";
 
 interface Row {
   profile: string;
@@ -27,10 +28,10 @@ interface Row {
   last_error?: { code: string; message: string; at?: string };
 }
 
-/** A time from the engine's status as `--json` writes times (RFC 3339 UTC, seconds; see time.ts rfc3339). */
+/** A time from the engine's status as `--json` writes times; undefined for no printable instant (never a RangeError). */
 function iso(v: unknown, round: "down" | "up" = "down"): string | undefined {
   if (v instanceof Date || typeof v === "number") return rfc3339(v, round);
-  if (typeof v === "string" && !Number.isNaN(Date.parse(v))) return rfc3339(Date.parse(v), round);
+  if (typeof v === "string") return rfc3339(Date.parse(v), round);
   return undefined;
 }
 

@@ -3,13 +3,14 @@
  * nothing else; everything for humans goes to stderr.
  */
 
+import { rfc3339 } from "../../engine/dates.js";
 import { HpauthError } from "../../engine/errors.js";
 import type { AccessToken, InteractiveAuthorizer, NamedProfile } from "../../engine/types.js";
 import type { TokenStore } from "../../stores/types.js";
 import { clearProgress, makeManager, openStore, resolveCliProfile, warn } from "../context.js";
 import type { CommandIO } from "../io.js";
 import type { HeaderOptions, TokenOptions } from "../options.js";
-import { formatDuration, rfc3339 } from "../time.js";
+import { formatDuration } from "../time.js";
 
 /**
  * A browser login when one is needed and a person is at the terminal (stdin and stderr both TTYs), as `hpauth login`
@@ -101,8 +102,9 @@ export function tokenJson(token: AccessToken, now = Date.now()): Record<string, 
   return {
     access_token: token.accessToken,
     token_type: token.tokenType,
-    expires_at: rfc3339(token.expiresAt),
-    expires_in: Math.max(0, Math.floor((token.expiresAt.getTime() - now) / 1000)),
+    // The engine bounds expiries to 1970…9999; a library caller's own AccessToken might not be: null, not a throw.
+    expires_at: rfc3339(token.expiresAt) ?? null,
+    expires_in: Math.max(0, Math.floor((token.expiresAt.getTime() - now) / 1000)) || 0,
     ...(token.scope !== undefined ? { scope: token.scope } : {}),
     profile: token.profile,
     provider: token.provider,

@@ -1,5 +1,6 @@
 /**
- * HP WXP Collaboration: a Keycloak password grant at `/auth/login` (form body, public client "WXP Collaboration"),
+ * HP WXP Collaboration: a Keycloak password grant at `/auth/login` (form body, public client "WXP Collaboration"
+ * named by `client_id` in the form or by HTTP Basic `client_id:` with any secret, as Keycloak accepts),
  * answering in Keycloak's shape with 300 s RS256 access tokens. The refresh grant is documented as NOT IMPLEMENTED,
  * so it is answered like any unsupported grant. The protected API (not in the seed, our choice):
  * `GET /api/v1/collaboration/rooms`. Seed 001.
@@ -36,7 +37,27 @@ async function login(ctx: Ctx) {
       NO_STORE,
     );
   }
-  const clientId = params.get("client_id");
+  // Client authentication as Keycloak's ClientIdAndSecretAuthenticator does it (see keycloakClient below).
+  const basic = keycloakBasic(ctx.req.headers.authorization);
+  if (basic === "unparseable" && !params.has("client_id")) {
+    // Keycloak answers a Basic challenge with no body when the header is unusable and the form names no client.
+    ctx.refusal = "invalid_client";
+    ctx.state.refuse(P, "invalid_client");
+    ctx.res.writeHead(401, { "www-authenticate": 'Basic realm="wxp"', "content-length": "0", ...NO_STORE });
+    ctx.res.end();
+    return;
+  }
+  // The form's client_id wins over the header's, even when they disagree (Keycloak reads the header first, then
+  // overwrites with the form parameter). For the public client no secret is checked, wherever it is sent.
+  const clientId = params.get("client_id") ?? (typeof basic === "object" ? basic.id : undefined);
+  if (clientId === undefined) {
+    return ctx.refuse(
+      "invalid_client",
+      400,
+      { error: "invalid_client", error_description: "Missing client_id parameter" },
+      NO_STORE,
+    );
+  }
   if (clientId !== c.clientId) {
     return ctx.refuse(
       "invalid_client",
@@ -121,6 +142,32 @@ async function login(ctx: Ctx) {
     },
     NO_STORE,
   );
+}
+
+/**
+ * Keycloak's `BasicAuthHelper.RFC6749.parseHeader` (keycloak/keycloak, common/…/util/BasicAuthHelper.java): scheme
+ * `Basic` case-insensitively in the first five characters, strict base64 after the sixth, split at the first `:`;
+ * each half is URL-decoded only when it contains a percent-escape of `%2x`, `%3x`, `%40` or `%21` (so a raw
+ * `WXP Collaboration:` works, `WXP%20Collaboration:` works, `WXP+Collaboration:` does not), and kept raw when
+ * that decoding fails. Undefined without the header; "unparseable" for anything else it refuses.
+ */
+function keycloakBasic(header: string | undefined): { id: string; secret: string } | "unparseable" | undefined {
+  if (header === undefined) return undefined;
+  if (header.length < 6 || header.slice(0, 5).toLowerCase() !== "basic") return "unparseable";
+  const b64 = header.slice(6);
+  // java.util.Base64's basic decoder: the standard alphabet, padding optional, no whitespace.
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.replace(/=+$/, "").length % 4 === 1) return "unparseable";
+  const value = Buffer.from(b64, "base64").toString("utf8");
+  const colon = value.indexOf(":");
+  if (colon < 0) return "unparseable";
+  const raw = { id: value.slice(0, colon), secret: value.slice(colon + 1) };
+  const encoded = (s: string) => /%(?:2[0-9A-Fa-f]|3[0-9A-Fa-f]|40|21)/.test(s);
+  try {
+    const decode = (s: string) => (encoded(s) ? decodeURIComponent(s.replace(/\+/g, " ")) : s);
+    return { id: decode(raw.id), secret: decode(raw.secret) };
+  } catch {
+    return raw;
+  }
 }
 
 function rooms(ctx: Ctx) {

@@ -62,6 +62,9 @@ export function parseImportedTokens(text: string, now: number = Date.now()): Imp
     const createdMs = createdAt < 1e12 ? createdAt * 1000 : createdAt;
     if (createdMs <= now) expiresIn = Math.floor((createdMs + expiresIn * 1000 - now) / 1000);
   }
-  if (expiresIn !== undefined && out.accessToken !== undefined) out.expiresIn = Math.max(0, expiresIn);
+  // `expires_in: 1e308` overflows to Infinity once aged: a lifetime nobody can state is no lifetime.
+  if (expiresIn !== undefined && Number.isFinite(expiresIn) && out.accessToken !== undefined) {
+    out.expiresIn = Math.max(0, expiresIn);
+  }
   return out;
 }

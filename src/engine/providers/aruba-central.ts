@@ -5,8 +5,15 @@
  * prefers refresh; this file only speaks the protocol.
  */
 import { HpauthError, isHpauthError } from "../errors.js";
-import { type BufferedResponse, describeBody, type HttpContext, type SendOptions, send } from "../http.js";
-import { processTokenResponse, tokenError } from "./common.js";
+import {
+  type BufferedResponse,
+  describeBody,
+  type HttpContext,
+  parseRetryAfter,
+  type SendOptions,
+  send,
+} from "../http.js";
+import { knowing, processTokenResponse, tokenError } from "./common.js";
 import type { FlowContext, ProviderDefinition } from "./types.js";
 
 export const ARUBA_LOGIN_WINDOW_SECONDS = 30 * 60;
@@ -57,8 +64,9 @@ const STEP3_LOST_HINT =
 
 function budgetRefusal(ctx: FlowContext, res: BufferedResponse, step: string): HpauthError {
   const now = ctx.http.runtime.now();
-  const ra = Number(res.headers.get("retry-after"));
-  const retryAt = new Date(now + (Number.isFinite(ra) && ra > 0 ? ra * 1000 : ARUBA_LOGIN_WINDOW_SECONDS * 1000));
+  // parseRetryAfter bounds the value: `Retry-After: 99999999999999` made an Invalid Date (a RangeError below).
+  const ra = parseRetryAfter(res.headers.get("retry-after"), now);
+  const retryAt = new Date(now + (ra !== undefined && ra > 0 ? ra * 1000 : ARUBA_LOGIN_WINDOW_SECONDS * 1000));
   return new HpauthError(
     "LOGIN_BUDGET_EXHAUSTED",
     `Aruba Central refused ${step}: one new token per client id per 30 minutes (next login allowed at ${retryAt.toISOString()})`,
@@ -120,13 +128,15 @@ async function authorizationCode(ctx: FlowContext, base: string, clientId: strin
       status: step1.status,
     });
   }
+  // The session and CSRF values, then the code, are secrets a server may echo into the next error body.
+  const http = knowing(ctx.http, session, csrf);
   // Step 2: session → authorization code (valid 300 s: exchanged at once).
   const codeUrl = new URL(`${base}/oauth2/authorize/central/api`);
   codeUrl.searchParams.set("client_id", clientId);
   codeUrl.searchParams.set("response_type", "code");
   codeUrl.searchParams.set("scope", p.scope ?? "all");
   const step2 = await jsonPost(
-    ctx.http,
+    http,
     codeUrl,
     { customer_id: p.customerId },
     { cookie: `session=${session}`, "x-csrf-token": csrf },
@@ -142,7 +152,7 @@ async function authorizationCode(ctx: FlowContext, base: string, clientId: strin
         profile: p.name,
       });
     }
-    throw tokenError(ctx.http, step2, "login", "Aruba authorization code (step 2)");
+    throw tokenError(http, step2, "login", "Aruba authorization code (step 2)");
   }
   return code;
 }
@@ -221,7 +231,7 @@ export const arubaCentral: ProviderDefinition = {
     let step3: BufferedResponse;
     try {
       step3 = await jsonPost(
-        ctx.http,
+        knowing(ctx.http, code),
         new URL(`${base}/oauth2/token`),
         { client_id: clientId, client_secret: clientSecret, grant_type: "authorization_code", code },
         {},
@@ -240,7 +250,7 @@ export const arubaCentral: ProviderDefinition = {
     // A 4xx refusal (expired code, wrong secret) issued nothing (RFC 6749 §5.2). A 2xx did create a token, even
     // when its body turns out unusable (no access_token): processTokenResponse throws then and the claim stays.
     if (step3.status < 200 || step3.status >= 300) await ctx.releaseLoginBudget?.();
-    return processTokenResponse(ctx.http, step3, "code", "Aruba token (step 3)");
+    return processTokenResponse(knowing(ctx.http, code), step3, "code", "Aruba token (step 3)");
   },
   async refresh(ctx, refreshToken) {
     const p = ctx.profile;

@@ -15,6 +15,16 @@ export function basicAuth(id: string, secret: string): string {
   return `Basic ${Buffer.from(`${id}:${secret}`, "utf8").toString("base64")}`;
 }
 
+/**
+ * The same context, its redaction also knowing `values`: secrets a flow learns on the way (an authorization code,
+ * Aruba's session cookie and CSRF value, a PKCE verifier) that a server may echo into the error body of the next
+ * request. The manager knows only the client's secrets and the tokens.
+ */
+export function knowing(http: HttpContext, ...values: Array<string | undefined>): HttpContext {
+  const extra = values.filter((v): v is string => typeof v === "string" && v !== "");
+  return { ...http, secrets: () => [...http.secrets(), ...extra] };
+}
+
 export function formPost(
   http: HttpContext,
   url: string | URL,

@@ -8,6 +8,7 @@ import * as oauth from "oauth4webapi";
 import { HpauthError } from "../errors.js";
 import { type HttpContext, type SendOptions, send } from "../http.js";
 import { bodyExcerpt } from "../redact.js";
+import { knowing } from "./common.js";
 import { isLoopback } from "./oauth2.js";
 import type { FlowContext, ResolvedProfile, TokenSet } from "./types.js";
 
@@ -132,9 +133,11 @@ function mapError(e: unknown, ctx: FlowContext, kind: "login" | "refresh", what:
   const common = { provider: p.provider, profile: p.name, cause: e };
   const clientHint = basicNote ?? "Check the client id, client secret and client_auth.";
   if (e instanceof oauth.ResponseBodyError) {
-    const desc = e.error_description ? `: ${bodyExcerpt(e.error_description, ctx.http.secrets(), 200)}` : "";
+    // Typed as strings, but they are the server's JSON: `"error_description": 42` must not throw a TypeError.
+    const description = typeof e.error_description === "string" ? e.error_description : undefined;
+    const desc = description ? `: ${bodyExcerpt(description, ctx.http.secrets(), 200)}` : "";
     const msg = `${what} refused: HTTP ${e.status} ${e.error}${desc}`;
-    const opts = { ...common, status: e.status, oauthError: e.error.slice(0, 64) };
+    const opts = { ...common, status: e.status, oauthError: String(e.error).slice(0, 64) };
     if (e.error === "invalid_client" || e.error === "unauthorized_client") {
       throw new HpauthError("INVALID_CLIENT", msg, {
         ...opts,
@@ -189,7 +192,9 @@ function toTokenSet(r: oauth.TokenEndpointResponse): TokenSet {
   return out;
 }
 
-export async function login(ctx: FlowContext): Promise<TokenSet> {
+export async function login(flow: FlowContext): Promise<TokenSet> {
+  // Reassigned once the code is known, so that mapError's redaction knows it too.
+  let ctx = flow;
   const p = ctx.profile;
   const what = `token request (${p.grantType})`;
   const as = await authorizationServer(ctx);
@@ -250,6 +255,7 @@ export async function login(ctx: FlowContext): Promise<TokenSet> {
         pkce: p.pkce,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       });
+      ctx = { ...ctx, http: knowing(ctx.http, result.code, result.codeVerifier) };
       const codeParams = new URLSearchParams(p.tokenParams);
       codeParams.set("code", result.code);
       codeParams.set("redirect_uri", result.redirectUri);

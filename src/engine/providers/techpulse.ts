@@ -4,7 +4,7 @@
  * refresh rotates the refresh token. The sample `expires_in: 1799999` is capped at the documented 30 minutes.
  */
 import { HpauthError } from "../errors.js";
-import { basicAuth, formPost, processTokenResponse } from "./common.js";
+import { basicAuth, formPost, knowing, processTokenResponse } from "./common.js";
 import type { ProviderDefinition } from "./types.js";
 
 const SECRET_LIFETIME_DAYS = 365;
@@ -80,8 +80,10 @@ export const techpulse: ProviderDefinition = {
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
     const secret = await ctx.clientSecret();
+    // A server echoing the request into its error body must not put the code into our message.
+    const http = knowing(ctx.http, result.code);
     const res = await formPost(
-      ctx.http,
+      http,
       p.tokenUrl ?? "",
       {
         grant_type: "authorization_code",
@@ -94,7 +96,7 @@ export const techpulse: ProviderDefinition = {
       "TechPulse code exchange",
       { once: "code" },
     );
-    return processTokenResponse(ctx.http, res, "code", "TechPulse code exchange");
+    return processTokenResponse(http, res, "code", "TechPulse code exchange");
   },
   async refresh(ctx, refreshToken) {
     const p = ctx.profile;
