@@ -29,6 +29,65 @@ describe("redact", () => {
     expect(out).toContain("[redacted]");
   });
 
+  // Values are redacted, never structure: brackets, quotes and separators around a secret survive.
+  it.each([
+    ["parentheses", "token request failed (code=abc123XYZ)", "token request failed (code=[redacted])", "abc123XYZ"],
+    [
+      "brackets and commas",
+      "[client_secret=s3cr3tvalue, password=hunter2hunter2]",
+      "[client_secret=[redacted], password=[redacted]]",
+      "hunter2",
+    ],
+    ["quotes", `callback 'code=c0de-value' rejected`, `callback 'code=[redacted]' rejected`, "c0de-value"],
+    [
+      "URL query",
+      "GET https://h.example/cb?code=Zx81-q_9&state=st4te) failed",
+      "GET https://h.example/cb?code=[redacted]&state=st4te) failed",
+      "Zx81-q_9",
+    ],
+    [
+      "URL userinfo",
+      "proxy https://bob:pa55word@proxy.example:8080/ refused",
+      "proxy https://bob:[redacted]@proxy.example:8080/ refused",
+      "pa55word",
+    ],
+    [
+      "JSON",
+      '{"access_token":"at-abcdef","expires_in":3600,"note":"(x)"}',
+      '{"access_token":"[redacted]","expires_in":3600,"note":"(x)"}',
+      "at-abcdef",
+    ],
+    [
+      "JSON quoted inside JSON",
+      'body: "{\\"refresh_token\\":\\"rt-secret-1\\"}"',
+      'body: "{\\"refresh_token\\":\\"[redacted]\\"}"',
+      "rt-secret-1",
+    ],
+    ["JSON-escaped known secret", 'said "p\\"w0rd!"', 'said "[redacted]"', 'p\\"w0rd'],
+    [
+      "cookie in parentheses",
+      "(Set-Cookie: sid=abcdef123; Path=/)",
+      "(Set-Cookie: sid=[redacted]; Path=/)",
+      "abcdef123",
+    ],
+  ])("keeps the structure around a secret: %s", (_n, text, expected, secret) => {
+    const out = redact(text, ['p"w0rd!']);
+    expect(out).toBe(expected);
+    expect(out).not.toContain(secret);
+  });
+
+  it("keeps error codes and placeholders, which are not secrets", () => {
+    expect(redact("connect failed (code=ECONNREFUSED)")).toBe("connect failed (code=ECONNREFUSED)");
+    expect(redact('{"code":"UND_ERR_CONNECT_TIMEOUT"}')).toBe('{"code":"UND_ERR_CONNECT_TIMEOUT"}');
+    const hint = 'Give the JSON, or {"access_token": "…", "refresh_token": "…"}; e.g. code=<code> or password=...';
+    expect(redact(hint)).toBe(hint);
+    // A real authorization code of upper-case letters is long enough not to pass for an error code.
+    expect(redact("code=QWERTYUIOPASDFGHJKLZXCVBNMQWE")).toBe("code=[redacted]");
+    // Redacting twice changes nothing.
+    const once = redact("(code=abc123XYZ) Bearer abcdefghij");
+    expect(redact(once)).toBe(once);
+  });
+
   it("keeps harmless text", () => {
     expect(redact('{"error":"invalid_grant","error_description":"Invalid refresh_token"}')).toContain("invalid_grant");
   });
