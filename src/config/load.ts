@@ -5,6 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { HpauthError } from "../engine/errors.js";
+import { suggestion } from "../engine/suggest.js";
 import { PROVIDER_IDS, type ProfileConfig } from "../engine/types.js";
 import { camelCase, FIELD_BY_KEY, snakeCase } from "./fields.js";
 
@@ -58,7 +59,10 @@ export function coerceField(
         return { ok: true, value: value.toISOString().slice(0, 10) };
       if (typeof value !== "string") return { ok: false, reason: "must be a string" };
       if (key === "provider" && !(PROVIDER_IDS as readonly string[]).includes(value)) {
-        return { ok: false, reason: `must be one of ${PROVIDER_IDS.join(", ")} (got "${value}")` };
+        return {
+          ok: false,
+          reason: `must be one of ${PROVIDER_IDS.join(", ")} (got "${value}"${suggestion(value, PROVIDER_IDS)})`,
+        };
       }
       return { ok: true, value };
     }

@@ -9,6 +9,7 @@ import { getProvider, PROVIDERS } from "./providers/index.js";
 import { isLoopback } from "./providers/oauth2.js";
 import type { ProviderField, ResolvedProfile } from "./providers/types.js";
 import { type SecretField, SecretRef } from "./secrets.js";
+import { suggestion } from "./suggest.js";
 import { type NamedProfile, PROVIDER_IDS, type ProviderId } from "./types.js";
 
 export type { ProviderField, ResolvedProfile } from "./providers/types.js";
@@ -108,7 +109,7 @@ export function validateProfile(profile: NamedProfile): ResolvedProfile {
   if (!(PROVIDER_IDS as readonly string[]).includes(profile.provider)) {
     throw new HpauthError(
       "CONFIG_INVALID",
-      `Profile "${name}": provider: unknown "${profile.provider}" (expected one of ${PROVIDER_IDS.join(", ")})`,
+      `Profile "${name}": provider: unknown "${profile.provider}" (expected one of ${PROVIDER_IDS.join(", ")}${suggestion(profile.provider, PROVIDER_IDS)})`,
       { profile: name },
     );
   }

@@ -2,7 +2,7 @@
  * Messages a person can act on, from the built CLI (issue 7.16): where a config file is broken (line and column,
  * no text of the file), and why a secret command failed (its stderr, redacted and bounded).
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -92,5 +92,82 @@ describe("a failing client_secret_command says why (built CLI)", () => {
     expect(r.err).toContain("failed (exit status 2): [ERROR] vault is locked: run vault login ([redacted])");
     expect(r.err).not.toContain("partial-secret-value");
     expect(r.err).not.toMatch(/clientSecretCommand/);
+  }, 30_000);
+});
+
+describe("profiles add from flags (built CLI)", () => {
+  let dir: string;
+  beforeAll(async () => {
+    await buildCli();
+    dir = await mkdtemp(join(tmpdir(), "hpauth-ux-add-"));
+  }, 200_000);
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("suggests aruba-central for --provider aruba", async () => {
+    const r = await hpauth([
+      "profiles",
+      "add",
+      "a",
+      "-c",
+      join(dir, "c.toml"),
+      "--provider",
+      "aruba",
+      "--non-interactive",
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--provider must be one of .* \(got "aruba"; did you mean aruba-central\?\)/);
+  }, 30_000);
+
+  it("keeps a hand-written TOML file's comments, or refuses and says what to add by hand", async () => {
+    const path = join(dir, "inline.toml");
+    // `profiles` as one inline table: a [profiles.NAME] table cannot be added to it without rewriting the file.
+    const original =
+      '# hand written\nprofiles = { gl = { provider = "greenlake", client_id = "a", client_secret_env = "S" } }\n';
+    await writeFile(path, original);
+    const args = [
+      "profiles",
+      "add",
+      "extra",
+      "-c",
+      path,
+      "--provider",
+      "wxp",
+      "--username",
+      "u",
+      "--password-env",
+      "P",
+    ];
+    const r = await hpauth([...args, "--non-interactive"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/cannot be updated without losing its comments or layout; nothing was written/);
+    expect(r.err).toContain('[profiles.extra]\nprovider = "wxp"\nusername = "u"\npassword_env = "P"');
+    expect(await readFile(path, "utf8")).toBe(original);
+
+    const tidy = join(dir, "tidy.toml");
+    const text =
+      '# hand written\ndefault_profile = "gl" # mine\n\n[profiles.gl]\nprovider = "greenlake" # prod\nclient_id = "a"\nclient_secret_env = "S"\n';
+    await writeFile(tidy, text);
+    const ok = await hpauth([
+      "profiles",
+      "add",
+      "extra",
+      "-c",
+      tidy,
+      "--provider",
+      "wxp",
+      "--username",
+      "u",
+      "--password-env",
+      "P",
+      "--non-interactive",
+    ]);
+    expect(ok.code, ok.err).toBe(0);
+    const after = await readFile(tidy, "utf8");
+    expect(after.startsWith(text.trimEnd())).toBe(true);
+    const removed = await hpauth(["profiles", "remove", "extra", "-c", tidy, "--store", "memory"]);
+    expect(removed.code, removed.err).toBe(0);
+    expect(await readFile(tidy, "utf8")).toContain('provider = "greenlake" # prod');
   }, 30_000);
 });
