@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfigText } from "../../src/config/parse.js";
+import { admin } from "../cli/helpers.js";
 import { buildCli, closedPort, hpauth } from "./helpers.js";
 
 const SECRET = "s3cret-in-the-broken-line";
@@ -170,4 +171,65 @@ describe("profiles add from flags (built CLI)", () => {
     expect(removed.code, removed.err).toBe(0);
     expect(await readFile(tidy, "utf8")).toContain('provider = "greenlake" # prod');
   }, 30_000);
+});
+
+describe("status tells an old error from a current one (built CLI)", () => {
+  let emu: { providers: Record<string, Record<string, string>>; adminUrl: string; close(): Promise<void> };
+  let dir: string;
+  beforeAll(async () => {
+    await buildCli();
+    const { startEmulator } = await import("../../src/emulator/index.js");
+    emu = (await startEmulator()) as never;
+    dir = await mkdtemp(join(tmpdir(), "hpauth-ux-status-"));
+  }, 200_000);
+  afterAll(async () => {
+    await emu?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("an error after the stored token is the last error; one before it is marked as earlier (stale)", async () => {
+    const gl = emu.providers.greenlake!;
+    const store = join(dir, "store");
+    const profile = {
+      name: "greenlake",
+      provider: "greenlake" as const,
+      baseUrl: gl.baseUrl!,
+      clientId: gl.clientId!,
+      clientSecretEnv: "S",
+    };
+    const args = ["--store-dir", store, "--provider", "greenlake", "--base-url", gl.baseUrl!];
+    const all = [...args, "--client-id", gl.clientId!, "--client-secret-env", "S"];
+    const env = { S: gl.clientSecret! };
+    expect((await hpauth(["token", ...all], env)).code).toBe(0);
+    // A forced refresh that fails: the stored token stays, the error is newer than it.
+    await admin(emu.adminUrl, "/faults", {
+      provider: "greenlake",
+      endpoint: "token",
+      type: "status",
+      status: 503,
+      count: 20,
+    });
+    expect((await hpauth(["token", "--force-refresh", ...all], env)).code).toBe(5);
+    await admin(emu.adminUrl, "/faults", undefined, "DELETE");
+    const fresh = JSON.parse((await hpauth(["status", "--json", ...all], env)).out).profiles[0];
+    expect(fresh.last_error).toMatchObject({ code: "SERVER_ERROR" });
+    expect(fresh.last_error.stale).toBeUndefined();
+    const text = (await hpauth(["status", ...all], env)).out;
+    expect(text).toMatch(/x greenlake: last error \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\) SERVER_ERROR/);
+
+    // The same error, recorded before the token the store now holds was obtained (another process's failed
+    // attempt that lost a race to a successful one): history, not the profile's state.
+    const { FileTokenStore } = await import("../../src/stores/file.js");
+    const { credentialKey, validateProfile } = await import("../../src/engine/profile.js");
+    const key = credentialKey(validateProfile(profile));
+    const files = new FileTokenStore({ dir: store });
+    const rec = (await files.get(key))!;
+    await files.set(key, { ...rec, lastError: { ...rec.lastError!, at: rec.obtainedAt! - 60_000 } });
+    const old = JSON.parse((await hpauth(["status", "--json", ...all], env)).out).profiles[0];
+    expect(old.state).toBe("valid");
+    expect(old.last_error).toMatchObject({ code: "SERVER_ERROR", stale: true });
+    const oldText = (await hpauth(["status", ...all], env)).out;
+    expect(oldText).toMatch(/- greenlake: earlier error \(.* UTC\), before the current token: SERVER_ERROR/);
+    expect(oldText).not.toMatch(/x greenlake: last error/);
+  }, 60_000);
 });
