@@ -152,8 +152,7 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
     const e = r.last_error;
     const when = e?.at ? ` (${formatWhen(new Date(e.at), now)})` : "";
     if (e?.stale) {
-      out +=
-        paint.dim(`- ${r.profile}: earlier error${when}, before the current token: ${e.code}: ${e.message}`) + "\n";
+      out += `${paint.dim(`- ${r.profile}: earlier error${when}, before the current token: ${e.code}: ${e.message}`)}\n`;
     } else if (e) out += `${paint.red("x")} ${r.profile}: last error${when} ${e.code}: ${e.message}\n`;
   }
   io.stdout.write(out);
