@@ -3,6 +3,8 @@
  * no text of the file), and why a secret command failed (its stderr, redacted and bounded).
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -93,6 +95,45 @@ describe("a failing client_secret_command says why (built CLI)", () => {
     expect(r.err).toContain("failed (exit status 2): [ERROR] vault is locked: run vault login ([redacted])");
     expect(r.err).not.toContain("partial-secret-value");
     expect(r.err).not.toMatch(/clientSecretCommand/);
+  }, 30_000);
+});
+
+describe("hints name config-file keys (built CLI)", () => {
+  beforeAll(buildCli, 200_000);
+
+  it("an oauth2 discovery failure's hint says token_url, not tokenUrl", async () => {
+    // A server whose discovery document is not one (no issuer, no endpoints).
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const r = await hpauth(
+        [
+          "token",
+          "--json",
+          "--store",
+          "memory",
+          "--provider",
+          "oauth2",
+          "--issuer",
+          `http://127.0.0.1:${port}`,
+          "--client-id",
+          "c",
+          "--client-secret-env",
+          "S",
+        ],
+        { S: "oauth2-secret-value" },
+      );
+      expect(r.code).toBe(5);
+      expect(r.err).toContain("set token_url (and authorization_url) explicitly");
+      expect(r.err).not.toMatch(/\b(tokenUrl|authorizationUrl)\b/);
+      expect(JSON.parse(r.out).error.hint).toContain("token_url");
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   }, 30_000);
 });
 
