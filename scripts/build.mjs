@@ -34,8 +34,6 @@ await build({
   target: "node20",
   sourcemap: true,
   logLevel: "warning",
-  // jsonc-parser's `main` is a UMD build whose require()s esbuild cannot follow; its ES module build bundles.
-  alias: { "jsonc-parser": "jsonc-parser/lib/esm/main.js" },
   // Bundled CommonJS dependencies (proper-lockfile, graceful-fs) call require() for Node built-ins.
   banner: {
     js: "import { createRequire as __hpauthCreateRequire } from 'node:module'; const require = __hpauthCreateRequire(import.meta.url);",
