@@ -1,10 +1,9 @@
 /** The built CLI as a child process with a clean environment (no HPAUTH_* or config from the developer's shell). */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 
 export const root = fileURLToPath(new URL("../..", import.meta.url));
 export const bin = join(root, "bin/hpauth.js");
@@ -15,14 +14,11 @@ export interface Result {
   err: string;
 }
 
-/** Builds just the CLI bundle (the global setup builds everything unless HPAUTH_TEST_SKIP_BUILD=1). */
-export async function buildCli(): Promise<void> {
-  if (process.env.HPAUTH_TEST_SKIP_BUILD === "1") return;
-  await promisify(execFile)(process.execPath, [join(root, "scripts/build.mjs"), "--cli-only"], {
-    cwd: root,
-    timeout: 120_000,
-  });
-}
+/**
+ * The CLI under test is the one test/global-setup.ts built (or, with HPAUTH_TEST_SKIP_BUILD=1, the one built by hand).
+ * Nothing here rebuilds it: a rebuild while other test files run the binary would swap dist/ under their feet.
+ */
+export async function buildCli(): Promise<void> {}
 
 export function hpauth(args: string[], env: Record<string, string> = {}, stdin = ""): Promise<Result> {
   return new Promise((resolve, reject) => {
