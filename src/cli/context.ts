@@ -116,14 +116,18 @@ export function openStore(options: GlobalOptions, io: CommandIO, platform: CliPl
   return new FileTokenStore({ dir, onWarning: (m) => warn(io, options, `Warning: ${redact(m)}`) });
 }
 
-/** One line per engine event (already redacted by the engine; redact() again, cheaply, in case). */
+/**
+ * One line per engine event (already redacted by the engine; redact() again, cheaply, in case). Each part is
+ * redacted on its own before the line is assembled: the `key=value` pairs built here are structure, and a field
+ * such as `code=ECONNREFUSED` must not be taken for an OAuth `code=` parameter.
+ */
 export function formatEvent(e: EngineEvent): string {
   const { type, message, profile, provider: _provider, ...rest } = e;
   const extra = Object.entries(rest)
     .filter(([, v]) => v !== undefined && (typeof v !== "object" || v === null))
-    .map(([k, v]) => `${k}=${String(v)}`)
+    .map(([k, v]) => `${k}=${redact(String(v))}`)
     .join(" ");
-  return redact(`[hpauth] ${type}${profile ? ` ${profile}` : ""}: ${message}${extra ? ` (${extra})` : ""}`);
+  return `[hpauth] ${type}${profile ? ` ${redact(profile)}` : ""}: ${redact(message)}${extra ? ` (${extra})` : ""}`;
 }
 
 export function verboseLogger(options: GlobalOptions, io: CommandIO): ((e: EngineEvent) => void) | undefined {

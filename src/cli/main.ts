@@ -5,6 +5,7 @@
  * loaded); errors become exit codes once, here.
  */
 import { ExitCode, HpauthError, isHpauthError } from "../engine/errors.js";
+import { withConfigKeys } from "../engine/field-names.js";
 import { redact } from "../engine/redact.js";
 import { findCommand, loadCommander, type ParsedArgv, type Program, parse, parseFast } from "./argv.js";
 import type { AnyCommandDef } from "./command.js";
@@ -87,11 +88,17 @@ export function reportError(e: unknown, io: CommandIO, json: boolean): number {
   }
   clearProgress(io);
   if (isHpauthError(e)) {
-    const lines = [`hpauth: ${redact(e.message)}`];
+    // Profile fields are named as the user writes them (client_secret_env): in every hint (hpauth's own words), and
+    // in the message of a usage/config error (exit 2; other messages may quote a server, left as they are).
+    const message = redact(e.exitCode === ExitCode.USAGE ? withConfigKeys(e.message) : e.message);
+    const hint = e.hint ? redact(withConfigKeys(e.hint)) : undefined;
+    const lines = [`hpauth: ${message}`];
     if (e.retryAt) lines.push(`Retry after ${formatWhen(e.retryAt)}.`);
-    if (e.hint) lines.push(redact(e.hint));
+    if (hint) lines.push(hint);
     io.stderr.write(`${lines.join("\n")}\n`);
-    if (json) io.stdout.write(`${JSON.stringify({ error: e.toJSON() })}\n`);
+    if (json) {
+      io.stdout.write(`${JSON.stringify({ error: { ...e.toJSON(), message, ...(hint ? { hint } : {}) } })}\n`);
+    }
     return e.exitCode;
   }
   const name = e instanceof Error ? e.name : typeof e;

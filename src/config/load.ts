@@ -5,6 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { HpauthError } from "../engine/errors.js";
+import { suggestion } from "../engine/suggest.js";
 import { PROVIDER_IDS, type ProfileConfig } from "../engine/types.js";
 import { camelCase, FIELD_BY_KEY, snakeCase } from "./fields.js";
 
@@ -58,7 +59,10 @@ export function coerceField(
         return { ok: true, value: value.toISOString().slice(0, 10) };
       if (typeof value !== "string") return { ok: false, reason: "must be a string" };
       if (key === "provider" && !(PROVIDER_IDS as readonly string[]).includes(value)) {
-        return { ok: false, reason: `must be one of ${PROVIDER_IDS.join(", ")} (got "${value}")` };
+        return {
+          ok: false,
+          reason: `must be one of ${PROVIDER_IDS.join(", ")} (got "${value}"${suggestion(value, PROVIDER_IDS)})`,
+        };
       }
       return { ok: true, value };
     }
@@ -131,9 +135,45 @@ export async function loadParser(format: ConfigFormat): Promise<TextParser> {
   if (format === "yaml") {
     // yaml is CommonJS: bundled with code splitting, its dynamic import has only `default` (module.exports).
     const m = (await import("yaml")) as typeof import("yaml") & { default?: typeof import("yaml") };
-    return (m.parse ?? m.default?.parse) as TextParser;
+    const parse = (m.parse ?? m.default?.parse) as typeof import("yaml").parse;
+    // logLevel "error": yaml's warnings quote the offending line, which may hold a secret.
+    return ((text: string) => parse(text, { logLevel: "error" })) as TextParser;
   }
-  return JSON.parse;
+  return (await import("./json.js")).parseJson;
+}
+
+/** Where a parser failed (1-based line and column) and why, without any of the file's text. */
+export interface ParseErrorPlace {
+  line?: number;
+  column?: number;
+  reason: string;
+}
+
+/**
+ * A parser's error, reduced to a place and a reason. Parser messages quote the offending line (smol-toml's code
+ * block, yaml's excerpt, JSON.parse's `"…" is not valid JSON`), and that line could hold a secret: only the place
+ * and the parser's own words are kept.
+ */
+export function describeParseError(e: unknown, format: ConfigFormat): ParseErrorPlace {
+  const err = (e ?? {}) as {
+    message?: unknown;
+    line?: unknown;
+    column?: unknown;
+    linePos?: Array<{ line: number; col: number }>;
+  };
+  const first = String(err.message ?? e).split("\n")[0] ?? "";
+  const reason =
+    format === "toml"
+      ? first.replace(/^Invalid TOML document:\s*/, "")
+      : format === "yaml"
+        ? first.replace(/\s+at line \d+, column \d+:?\s*$/, "").replace(/:$/, "")
+        : first.replace(/,?\s*".*" is not valid JSON$/, " is not valid JSON");
+  const at = err.linePos?.[0];
+  if (at) return { line: at.line, column: at.col, reason };
+  if (typeof err.line === "number") {
+    return { line: err.line, ...(typeof err.column === "number" ? { column: err.column } : {}), reason };
+  }
+  return { reason };
 }
 
 /** Parses config text with the given format's parser and checks every field (see parse.ts for a sync wrapper). */
@@ -142,10 +182,13 @@ export function parseConfigWith(text: string, path: string, format: ConfigFormat
   try {
     doc = parse(text);
   } catch (e) {
-    // Parser messages carry line/column, never more than a line of the file; that line could hold a secret,
-    // so only the first line of the message is kept and any quoted source excerpt is dropped.
-    const first = String((e as Error).message ?? e).split("\n")[0];
-    throw invalid(path, "", `cannot be parsed as ${format.toUpperCase()}: ${first}`);
+    const { line, column, reason } = describeParseError(e, format);
+    throw invalid(
+      path,
+      line !== undefined ? `line ${line}${column !== undefined ? `, column ${column}` : ""}: ` : "",
+      `cannot be parsed as ${format.toUpperCase()}: ${reason}`,
+      "Fix the file at that place; its text is not shown here, as the line may hold a secret.",
+    );
   }
   if (doc === null || doc === undefined) doc = {};
   if (!isPlainObject(doc)) throw invalid(path, "", "the top level must be a table/object");

@@ -4,9 +4,10 @@
  */
 import { parse as parseToml } from "smol-toml";
 import { parse as parseYaml } from "yaml";
+import { parseJson } from "./json.js";
 import { type ConfigFormat, formatFor, type HpauthConfig, parseConfigWith } from "./load.js";
 
 export function parseConfigText(text: string, path: string, format: ConfigFormat = formatFor(path)): HpauthConfig {
-  const parse = format === "toml" ? parseToml : format === "yaml" ? parseYaml : JSON.parse;
+  const parse = format === "toml" ? parseToml : format === "yaml" ? parseYaml : parseJson;
   return parseConfigWith(text, path, format, parse);
 }

@@ -9,6 +9,12 @@ import { coerceField, type HpauthConfig } from "./load.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** The fields that each name one source of the same secret. */
+const SECRET_SOURCES: ReadonlyArray<ReadonlyArray<keyof ProfileConfig>> = [
+  ["clientSecret", "clientSecretEnv", "clientSecretCommand"],
+  ["password", "passwordEnv", "passwordCommand"],
+];
+
 export type FieldSource = "flag" | "env" | "file";
 
 export interface ResolvedConfigProfile {
@@ -83,9 +89,10 @@ export function resolveProfile(options: ResolveOptions): ResolvedConfigProfile {
       hint: names.length ? `Defined profiles: ${names.join(", ")}.` : "Create one with `hpauth profiles add`.",
     });
   }
-  // Without an explicit selection, `--provider X` on the command line means a one-off profile, unless the default
-  // profile is of the same provider (then the flags override its fields).
-  if (!explicit && base && overlayProvider && base.provider !== overlayProvider) {
+  // Without an explicit selection, `--provider X` (or HPAUTH_PROVIDER) means a one-off profile made of the flags and
+  // variables alone, even when the default profile has the same provider: silently borrowing its client id, region
+  // or secret would send one account's credentials where another was meant. `-p NAME --field …` overrides a profile.
+  if (!explicit && base && overlayProvider) {
     base = undefined;
     name = undefined;
   }
@@ -107,6 +114,16 @@ export function resolveProfile(options: ResolveOptions): ResolvedConfigProfile {
     ["env", fromEnv],
     ["flag", fromFlags],
   ] as const) {
+    // A secret has three sources (inline, *_env, *_command) of which a profile may name one: a layer that gives any
+    // of them replaces what the layers below said about that secret (`--client-secret-env X` over a file's
+    // `client_secret_command`), instead of leaving two sources for validation to refuse.
+    for (const group of SECRET_SOURCES) {
+      if (!group.some((k) => (values as Record<string, unknown>)[k] !== undefined)) continue;
+      for (const k of group) {
+        delete merged[k];
+        delete sources[k];
+      }
+    }
     for (const [k, v] of Object.entries(values)) {
       if (v === undefined) continue;
       merged[k] = v;

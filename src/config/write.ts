@@ -1,15 +1,19 @@
 /**
  * Writing the config file (`profiles add` / `profiles remove`): atomic replace, the file 0600 in a 0700 dir,
- * keys written in snake_case. YAML keeps its comments (the yaml Document API); TOML and JSON are re-serialised.
+ * keys written in snake_case. A hand-written file keeps its comments and layout: YAML through the yaml Document API,
+ * TOML through toml-patch (changed keys edited in place, a new profile appended as its own `[profiles.NAME]`
+ * table). JSON has no comments and is re-serialised.
  */
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { patch as patchToml } from "@decimalturn/toml-patch";
 import { parse as parseTomlModule, stringify as stringifyToml } from "smol-toml";
 import { parseDocument, stringify as stringifyYaml } from "yaml";
 import { HpauthError } from "../engine/errors.js";
 import type { ProfileConfig } from "../engine/types.js";
-import { snakeCase } from "./fields.js";
+import { camelCase, FIELD_BY_KEY, snakeCase } from "./fields.js";
 import { formatFor } from "./load.js";
 import { parseConfigText } from "./parse.js";
 
@@ -65,12 +69,66 @@ function render(path: string, existing: string | undefined, mutate: (doc: Record
     doc.set("profiles", doc.createNode(plain.profiles ?? {}));
     return doc.toString();
   }
-  const doc =
-    existing === undefined
-      ? {}
-      : ((format === "toml" ? parseTomlRaw(existing, path) : JSON.parse(existing)) as Record<string, unknown>);
+  if (format === "toml" && existing !== undefined) return renderToml(path, existing, mutate);
+  const doc = existing === undefined ? {} : (JSON.parse(existing) as Record<string, unknown>);
   mutate(doc);
   return format === "toml" ? `${stringifyToml(doc)}\n` : `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+/** Plain data for comparing two parses (TOML dates become their text). */
+const plainData = (v: unknown): unknown => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
+
+/**
+ * An existing TOML file, edited rather than rewritten, so its comments and layout survive: toml-patch changes the
+ * keys that differ in place; a profile the file did not have is appended as a `[profiles.NAME]` table (toml-patch
+ * would put it at the top as a dotted inline table). The result is parsed again and must hold exactly the intended
+ * data; should the file's shape defeat the editor (say, `profiles` as one inline table), nothing is written and the
+ * error shows what to add by hand.
+ */
+function renderToml(path: string, existing: string, mutate: (doc: Record<string, unknown>) => void): string {
+  const before = parseTomlRaw(existing, path) as Record<string, unknown>;
+  const doc = parseTomlModule(existing) as Record<string, unknown>;
+  mutate(doc);
+  const oldProfiles = (before.profiles ?? {}) as Record<string, unknown>;
+  const newProfiles = (doc.profiles ?? {}) as Record<string, unknown>;
+  const added = Object.keys(newProfiles).filter((n) => !(n in oldProfiles));
+  const inPlace: Record<string, unknown> = { ...doc, profiles: { ...newProfiles } };
+  for (const n of added) delete (inPlace.profiles as Record<string, unknown>)[n];
+  if (Object.keys(inPlace.profiles as object).length === 0 && before.profiles === undefined) delete inPlace.profiles;
+  let text = patchToml(existing, inPlace);
+  if (added.length > 0) {
+    const table = stringifyToml({ profiles: Object.fromEntries(added.map((n) => [n, newProfiles[n]])) });
+    text = `${text.replace(/\s*$/, "")}\n\n${table.trim()}\n`;
+  }
+  let check: unknown;
+  try {
+    check = parseTomlModule(text);
+  } catch {
+    check = undefined;
+  }
+  if (!isDeepStrictEqual(plainData(check), plainData(doc))) {
+    const snippet = added.length
+      ? stringifyToml({ profiles: Object.fromEntries(added.map((n) => [n, masked(newProfiles[n])])) }).trim()
+      : undefined;
+    throw new HpauthError(
+      "CONFIG_INVALID",
+      `Config file ${path}: cannot be updated without losing its comments or layout; nothing was written`,
+      {
+        hint: snippet
+          ? `Add the profile to the file by hand (fill in the masked values):\n${snippet}`
+          : "Edit the file by hand, or name another file with --config.",
+      },
+    );
+  }
+  return text;
+}
+
+function masked(profile: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(profile as Record<string, unknown>)) {
+    out[k] = FIELD_BY_KEY.get(camelCase(k))?.secret ? "********" : v;
+  }
+  return out;
 }
 
 function parseTomlRaw(text: string, path: string): unknown {

@@ -59,6 +59,8 @@ export interface TokenStatus {
   state: "valid" | "expiring" | "expired" | "none";
   expiresAt?: Date;
   expiresInSeconds?: number;
+  /** When the stored access token was obtained (a status can then tell an error before it from one after it). */
+  obtainedAt?: Date;
   scope?: string;
   hasRefreshToken: boolean;
   refreshTokenIssuedAt?: Date;
@@ -317,6 +319,7 @@ export class TokenManager {
       s.expiresAt = new Date(rec.expiresAt);
       s.expiresInSeconds = Math.floor((rec.expiresAt - now) / 1000);
       s.state = rec.expiresAt <= now ? "expired" : this.#fresh(rec, 0) ? "valid" : "expiring";
+      if (rec.obtainedAt !== undefined) s.obtainedAt = new Date(rec.obtainedAt);
     }
     if (rec?.scope) s.scope = rec.scope;
     if (rec?.refreshToken && rec.refreshTokenIssuedAt !== undefined) {

@@ -4,10 +4,12 @@
  */
 import { createHash } from "node:crypto";
 import { HpauthError } from "./errors.js";
+import { configKey, withConfigKeys } from "./field-names.js";
 import { getProvider, PROVIDERS } from "./providers/index.js";
 import { isLoopback } from "./providers/oauth2.js";
 import type { ProviderField, ResolvedProfile } from "./providers/types.js";
 import { type SecretField, SecretRef } from "./secrets.js";
+import { suggestion } from "./suggest.js";
 import { type NamedProfile, PROVIDER_IDS, type ProviderId } from "./types.js";
 
 export type { ProviderField, ResolvedProfile } from "./providers/types.js";
@@ -25,12 +27,12 @@ export function providerFields(id: ProviderId): ProviderField[] {
       out.push({
         name: `${f.name}Env`,
         required: false,
-        description: `name of an environment variable holding the ${f.name}`,
+        description: `name of an environment variable holding the ${configKey(f.name)}`,
       });
       out.push({
         name: `${f.name}Command`,
         required: false,
-        description: `command whose stdout is the ${f.name} (run via /bin/sh)`,
+        description: `command whose stdout is the ${configKey(f.name)} (run via /bin/sh)`,
       });
     }
   }
@@ -107,7 +109,7 @@ export function validateProfile(profile: NamedProfile): ResolvedProfile {
   if (!(PROVIDER_IDS as readonly string[]).includes(profile.provider)) {
     throw new HpauthError(
       "CONFIG_INVALID",
-      `Profile "${name}": provider: unknown "${profile.provider}" (expected one of ${PROVIDER_IDS.join(", ")})`,
+      `Profile "${name}": provider: unknown "${profile.provider}" (expected one of ${PROVIDER_IDS.join(", ")}${suggestion(profile.provider, PROVIDER_IDS)})`,
       { profile: name },
     );
   }
@@ -252,7 +254,8 @@ export function validateProfile(profile: NamedProfile): ResolvedProfile {
   def.resolve(profile, resolved, problems);
 
   if (problems.length > 0) {
-    const list = problems.map((m) => `  - ${m}`).join("\n");
+    // Checked above by their TypeScript names; shown by the names the user writes (client_secret_env).
+    const list = problems.map((m) => `  - ${withConfigKeys(m)}`).join("\n");
     throw new HpauthError("CONFIG_INVALID", `Profile "${name}" (${def.id}) is not valid:\n${list}`, {
       provider: def.id,
       profile: name,

@@ -5,6 +5,8 @@
  */
 import { formatMs } from "./duration.js";
 import { HpauthError } from "./errors.js";
+import { withConfigKeys } from "./field-names.js";
+import { bodyExcerpt } from "./redact.js";
 
 export type SecretField = "clientSecret" | "password";
 
@@ -44,6 +46,9 @@ export interface SecretResolveOptions {
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 const MAX_OUTPUT = 64 * 1024;
+/** How much of a failing command's stderr is kept, and how much of that reaches the message. */
+const MAX_STDERR = 8 * 1024;
+const STDERR_EXCERPT = 300;
 
 export async function resolveSecret(ref: SecretRef, options: SecretResolveOptions): Promise<string> {
   const where = options.profile ? ` for profile "${options.profile}"` : "";
@@ -53,8 +58,13 @@ export async function resolveSecret(ref: SecretRef, options: SecretResolveOption
     if (value === undefined || value === "") {
       throw new HpauthError(
         "SECRET_UNAVAILABLE",
-        `${ref.field}: environment variable ${ref.source} (named by ${ref.field}Env${where}) is not set or empty`,
-        { hint: `Export ${ref.source}, or configure ${ref.field}Command instead.`, profile: options.profile },
+        withConfigKeys(
+          `${ref.field}: environment variable ${ref.source} (named by ${ref.field}Env${where}) is not set or empty`,
+        ),
+        {
+          hint: withConfigKeys(`Export ${ref.source}, or configure ${ref.field}Command instead.`),
+          profile: options.profile,
+        },
       );
     }
     return value;
@@ -65,8 +75,8 @@ export async function resolveSecret(ref: SecretRef, options: SecretResolveOption
 async function runSecretCommand(ref: SecretRef, options: SecretResolveOptions, where: string): Promise<string> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   const fail = (why: string) =>
-    new HpauthError("SECRET_UNAVAILABLE", `${ref.field}: ${ref.field}Command${where} ${why}`, {
-      hint: `Check that the command in ${ref.field}Command prints the secret on stdout and exits 0.`,
+    new HpauthError("SECRET_UNAVAILABLE", withConfigKeys(`${ref.field}: ${ref.field}Command${where} ${why}`), {
+      hint: withConfigKeys(`Check that the command in ${ref.field}Command prints the secret on stdout and exits 0.`),
       profile: options.profile,
     });
   // node:child_process loads only when a *Command secret is read: a cached token needs no secret at all.
@@ -81,6 +91,7 @@ async function runSecretCommand(ref: SecretRef, options: SecretResolveOptions, w
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
+    const errChunks: Buffer[] = [];
     let stderrBytes = 0;
     const timer = setTimeout(() => {
       if (settled) return;
@@ -92,8 +103,10 @@ async function runSecretCommand(ref: SecretRef, options: SecretResolveOptions, w
       size += d.length;
       if (size <= MAX_OUTPUT) chunks.push(d);
     });
-    // stderr is drained and dropped: password managers may echo prompts or even the secret there.
+    // stderr says why a password manager failed ("not signed in", "item not found"): kept, bounded, for the
+    // error message only, and redacted there; on success it is dropped (it may echo a prompt or the secret).
     child.stderr.on("data", (d: Buffer) => {
+      if (stderrBytes < MAX_STDERR) errChunks.push(d.subarray(0, MAX_STDERR - stderrBytes));
       stderrBytes += d.length;
     });
     child.on("error", (e) => {
@@ -111,9 +124,10 @@ async function runSecretCommand(ref: SecretRef, options: SecretResolveOptions, w
       settled = true;
       clearTimeout(timer);
       if (code !== 0) {
-        reject(
-          fail(`failed (${sig ? `signal ${sig}` : `exit status ${code}`}${stderrBytes ? ", see its stderr" : ""})`),
-        );
+        // Whatever it printed on stdout may be the secret (or part of it): masked wherever it shows up in stderr.
+        const printed = Buffer.concat(chunks).toString("utf8").split(/\r?\n/);
+        const said = bodyExcerpt(Buffer.concat(errChunks).toString("utf8"), printed, STDERR_EXCERPT);
+        reject(fail(`failed (${sig ? `signal ${sig}` : `exit status ${code}`})${said ? `: ${said}` : ""}`));
         return;
       }
       if (size > MAX_OUTPUT) {

@@ -233,8 +233,8 @@ describe("the built binary", () => {
     const e = JSON.parse(j.out).error;
     expect(e).toMatchObject({ code: "CONFIG_INVALID", category: "usage", profile: "a", provider: "greenlake" });
     // The engine's validateProfile names each bad field.
-    expect(e.message).toMatch(/baseUrl: must use https/);
-    expect(e.message).toMatch(/clientId: required/);
+    expect(e.message).toMatch(/base_url: must use https/);
+    expect(e.message).toMatch(/client_id: required/);
     expect(Object.keys(e).sort()).toEqual(expect.arrayContaining(["code", "category", "message"]));
   });
 

@@ -243,7 +243,7 @@ describe("commands in-process against the emulator", () => {
     );
     expect(code).toBe(2);
     // The engine's verdict (validateProfile), with the flags that would fix it; nothing written.
-    expect(c.err()).toMatch(/clientSecret: required/);
+    expect(c.err()).toMatch(/client_secret: required/);
     expect(c.err()).toMatch(/--client-secret-env/);
     await expect(readFile(join(dir, "x.toml"), "utf8")).rejects.toThrow(/ENOENT/);
   });

@@ -190,6 +190,26 @@ describe("profile resolution: flags > env > file", () => {
       { name: "wxp", provider: "wxp", username: "u", clientId: undefined },
     ],
     [
+      "--provider of the same kind ignores the default profile too (nothing borrowed)",
+      { config, flags: { provider: "greenlake", clientId: "a" }, env: {} },
+      { name: "greenlake", clientId: "a", clientSecretEnv: undefined, region: undefined },
+    ],
+    [
+      "--client-secret replaces the file's client_secret_env",
+      { config, flags: { clientSecret: "s" }, env: {} },
+      { name: "gl", clientSecret: "s", clientSecretEnv: undefined, clientId: "file-id" },
+    ],
+    [
+      "HPAUTH_CLIENT_SECRET_COMMAND replaces the file's client_secret_env",
+      { config, flags: {}, env: { HPAUTH_CLIENT_SECRET_COMMAND: "pass x" } },
+      { clientSecretCommand: "pass x", clientSecretEnv: undefined },
+    ],
+    [
+      "a flag for one secret leaves the other secret's sources alone",
+      { config, flags: { passwordEnv: "P" }, env: {} },
+      { passwordEnv: "P", clientSecretEnv: "GL_SECRET" },
+    ],
+    [
       "typed flags are coerced",
       {
         config: empty,

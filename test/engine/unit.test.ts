@@ -31,6 +31,65 @@ describe("redact", () => {
     expect(out).toContain("[redacted]");
   });
 
+  // Values are redacted, never structure: brackets, quotes and separators around a secret survive.
+  it.each([
+    ["parentheses", "token request failed (code=abc123XYZ)", "token request failed (code=[redacted])", "abc123XYZ"],
+    [
+      "brackets and commas",
+      "[client_secret=s3cr3tvalue, password=hunter2hunter2]",
+      "[client_secret=[redacted], password=[redacted]]",
+      "hunter2",
+    ],
+    ["quotes", `callback 'code=c0de-value' rejected`, `callback 'code=[redacted]' rejected`, "c0de-value"],
+    [
+      "URL query",
+      "GET https://h.example/cb?code=Zx81-q_9&state=st4te) failed",
+      "GET https://h.example/cb?code=[redacted]&state=st4te) failed",
+      "Zx81-q_9",
+    ],
+    [
+      "URL userinfo",
+      "proxy https://bob:pa55word@proxy.example:8080/ refused",
+      "proxy https://bob:[redacted]@proxy.example:8080/ refused",
+      "pa55word",
+    ],
+    [
+      "JSON",
+      '{"access_token":"at-abcdef","expires_in":3600,"note":"(x)"}',
+      '{"access_token":"[redacted]","expires_in":3600,"note":"(x)"}',
+      "at-abcdef",
+    ],
+    [
+      "JSON quoted inside JSON",
+      'body: "{\\"refresh_token\\":\\"rt-secret-1\\"}"',
+      'body: "{\\"refresh_token\\":\\"[redacted]\\"}"',
+      "rt-secret-1",
+    ],
+    ["JSON-escaped known secret", 'said "p\\"w0rd!"', 'said "[redacted]"', 'p\\"w0rd'],
+    [
+      "cookie in parentheses",
+      "(Set-Cookie: sid=abcdef123; Path=/)",
+      "(Set-Cookie: sid=[redacted]; Path=/)",
+      "abcdef123",
+    ],
+  ])("keeps the structure around a secret: %s", (_n, text, expected, secret) => {
+    const out = redact(text, ['p"w0rd!']);
+    expect(out).toBe(expected);
+    expect(out).not.toContain(secret);
+  });
+
+  it("keeps error codes and placeholders, which are not secrets", () => {
+    expect(redact("connect failed (code=ECONNREFUSED)")).toBe("connect failed (code=ECONNREFUSED)");
+    expect(redact('{"code":"UND_ERR_CONNECT_TIMEOUT"}')).toBe('{"code":"UND_ERR_CONNECT_TIMEOUT"}');
+    const hint = 'Give the JSON, or {"access_token": "…", "refresh_token": "…"}; e.g. code=<code> or password=...';
+    expect(redact(hint)).toBe(hint);
+    // A real authorization code of upper-case letters is long enough not to pass for an error code.
+    expect(redact("code=QWERTYUIOPASDFGHJKLZXCVBNMQWE")).toBe("code=[redacted]");
+    // Redacting twice changes nothing.
+    const once = redact("(code=abc123XYZ) Bearer abcdefghij");
+    expect(redact(once)).toBe(once);
+  });
+
   it("keeps harmless text", () => {
     expect(redact('{"error":"invalid_grant","error_description":"Invalid refresh_token"}')).toContain("invalid_grant");
   });
@@ -42,20 +101,20 @@ describe("validateProfile", () => {
   it.each<[string, Partial<NamedProfile>, string]>([
     ["missing provider", { provider: undefined }, "provider"],
     ["unknown provider", { provider: "nope" as never }, "provider"],
-    ["missing client id", { clientId: undefined }, "clientId"],
-    ["missing secret", { clientSecret: undefined }, "clientSecret"],
-    ["two secret sources", { clientSecretEnv: "X" }, "clientSecret"],
-    ["bad env var name", { clientSecret: undefined, clientSecretEnv: "1-bad" }, "clientSecretEnv"],
+    ["missing client id", { clientId: undefined }, "client_id"],
+    ["missing secret", { clientSecret: undefined }, "client_secret"],
+    ["two secret sources", { clientSecretEnv: "X" }, "client_secret"],
+    ["bad env var name", { clientSecret: undefined, clientSecretEnv: "1-bad" }, "client_secret_env"],
     ["bad region", { region: "mars1" }, "region"],
-    ["bad base URL", { baseUrl: "not a url" }, "baseUrl"],
-    ["plain http off loopback", { baseUrl: "http://example.com" }, "baseUrl"],
-    ["credentials in URL", { baseUrl: "https://u:p@example.com" }, "baseUrl"],
-    ["bad apiBaseUrl", { apiBaseUrl: "ftp://x" }, "apiBaseUrl"],
-    ["bad clientAuth", { clientAuth: "magic" as never }, "clientAuth"],
-    ["oauth2-only field", { tokenUrl: "https://x/token" }, "tokenUrl"],
-    ["bad date", { clientSecretCreatedAt: "yesterday" }, "clientSecretCreatedAt"],
-    ["bad port", { callbackPort: 70000 }, "callbackPort"],
-    ["protocol param override", { tokenParams: { grant_type: "x" } }, "tokenParams.grant_type"],
+    ["bad base URL", { baseUrl: "not a url" }, "base_url"],
+    ["plain http off loopback", { baseUrl: "http://example.com" }, "base_url"],
+    ["credentials in URL", { baseUrl: "https://u:p@example.com" }, "base_url"],
+    ["bad apiBaseUrl", { apiBaseUrl: "ftp://x" }, "api_base_url"],
+    ["bad clientAuth", { clientAuth: "magic" as never }, "client_auth"],
+    ["oauth2-only field", { tokenUrl: "https://x/token" }, "token_url"],
+    ["bad date", { clientSecretCreatedAt: "yesterday" }, "client_secret_created_at"],
+    ["bad port", { callbackPort: 70000 }, "callback_port"],
+    ["protocol param override", { tokenParams: { grant_type: "x" } }, "token_params.grant_type"],
   ])("%s → names %s", (_n, patch, field) => {
     let err: unknown;
     try {
@@ -64,7 +123,11 @@ describe("validateProfile", () => {
       err = e;
     }
     expect(err).toMatchObject({ code: "CONFIG_INVALID" });
+    // Named as the user writes them (config-file keys), not as TypeScript properties.
     expect((err as Error).message).toContain(`${field}:`);
+    expect((err as Error).message).not.toMatch(
+      /\b(clientId|clientSecret\w*|baseUrl|apiBaseUrl|tokenUrl|clientAuth|callbackPort)\b/,
+    );
   });
 
   it("reports every problem at once", () => {
@@ -75,7 +138,7 @@ describe("validateProfile", () => {
         return err as Error;
       }
     })();
-    for (const f of ["region:", "clientId:", "clientSecret:", "clientAuth:"]) expect(e?.message).toContain(f);
+    for (const f of ["region:", "client_id:", "client_secret:", "client_auth:"]) expect(e?.message).toContain(f);
   });
 
   it("resolves regions case-insensitively and endpoints per provider", () => {
@@ -110,13 +173,13 @@ describe("validateProfile", () => {
 
   it("hpe-identity without baseUrl mentions the production gateway", () => {
     expect(() => validateProfile({ name: "i", provider: "hpe-identity", clientId: "c", clientSecret: "s" })).toThrow(
-      /baseUrl:.*https:\/\/api-gw\.support\.hpe\.com\/apigwext/,
+      /base_url:.*https:\/\/api-gw\.support\.hpe\.com\/apigwext/,
     );
   });
 
   it("oauth2: grant-specific requirements", () => {
     expect(() => validateProfile({ name: "o", provider: "oauth2", clientId: "c", clientSecret: "s" })).toThrow(
-      /tokenUrl:/,
+      /token_url:/,
     );
     expect(() =>
       validateProfile({
@@ -159,7 +222,7 @@ describe("secrets", () => {
       env: {},
     }).catch((x) => x);
     expect(e.code).toBe("SECRET_UNAVAILABLE");
-    expect(e.message).toContain("clientSecret");
+    expect(e.message).toContain("client_secret_command");
     expect(e.message).not.toContain("leaked-value");
     const t = await resolveSecret(new SecretRef("password", "command", "sleep 5"), { env: {}, timeoutMs: 100 }).catch(
       (x) => x,
@@ -167,6 +230,33 @@ describe("secrets", () => {
     expect(t.code).toBe("SECRET_UNAVAILABLE");
     const m = await resolveSecret(new SecretRef("password", "env", "NOPE"), { env: {} }).catch((x) => x);
     expect(m.message).toContain("NOPE");
+  });
+});
+
+describe("a failing secret command", () => {
+  const fail = (cmd: string) =>
+    resolveSecret(new SecretRef("password", "command", cmd), { env: {} }).then(
+      () => expect.unreachable(),
+      (x: Error & { code: string }) => x,
+    );
+
+  it("shows what the command said on stderr", async () => {
+    const e = await fail("echo 'op: you are not signed in (run: op signin)' >&2; exit 1");
+    expect(e.code).toBe("SECRET_UNAVAILABLE");
+    expect(e.message).toContain("password_command failed (exit status 1): op: you are not signed in (run: op signin)");
+  });
+
+  it("redacts that stderr: what it printed on stdout, and credential shapes", async () => {
+    const e = await fail("echo half-printed-secret; echo 'bad: half-printed-secret password=hunter2x' >&2; exit 4");
+    expect(e.message).toContain("bad: [redacted] password=[redacted]");
+    expect(e.message).not.toContain("half-printed-secret");
+    expect(e.message).not.toContain("hunter2x");
+  });
+
+  it("bounds it", async () => {
+    const e = await fail("head -c 200000 /dev/zero | tr '\\0' x >&2; exit 1");
+    expect(e.message.length).toBeLessThan(500);
+    expect(e.message).toMatch(/x…$/);
   });
 });
 

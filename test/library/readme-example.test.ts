@@ -62,7 +62,8 @@ describe("library (README example)", () => {
       })();
       expect(err).toBeInstanceOf(HpauthError);
       expect((err as InstanceType<typeof HpauthError>).code).toBe("CONFIG_INVALID");
-      expect((err as Error).message).toMatch(/baseUrl/);
+      // Named by its config-file key, the spelling shared by the file, the flags and HPAUTH_* (issue 7.15).
+      expect((err as Error).message).toMatch(/base_url:/);
     } finally {
       await emu.close();
     }

@@ -1,20 +1,23 @@
 /**
- * `hpauth profiles list|show|add|remove`. `add` asks, on a TTY, only for the fields the chosen provider needs;
- * secrets are referenced (an environment variable or a command) rather than written, unless --save-secrets.
+ * `hpauth profiles list|show|add|remove`. `add` asks, on a TTY, only for the fields the chosen provider (and, for
+ * oauth2, the chosen grant) needs, checks each answer as it is typed, and reads a secret without echo; secrets are
+ * referenced (an environment variable or a command) rather than written, unless --save-secrets.
  */
-import { createInterface, type Interface } from "node:readline/promises";
-import { envName, flagName, snakeCase } from "../../config/fields.js";
+import { camelCase, envName, flagName, snakeCase } from "../../config/fields.js";
 import { maskProfile, profileFromEnv, profileFromFlags, selectProfileName } from "../../config/resolve.js";
 import { removeProfile, writeProfile } from "../../config/write.js";
 import { HpauthError } from "../../engine/errors.js";
+import { configKey, withConfigKeys } from "../../engine/field-names.js";
 import { providerFields, validateProfile } from "../../engine/profile.js";
 import { getProvider } from "../../engine/providers/index.js";
 import type { ProviderField } from "../../engine/providers/types.js";
+import { didYouMean, suggestion } from "../../engine/suggest.js";
 import { PROVIDER_IDS, type ProfileConfig, type ProviderId } from "../../engine/types.js";
 import { loadCliConfig, makeManager, openStore, warn } from "../context.js";
 import { table } from "../format.js";
 import type { CommandIO } from "../io.js";
 import type { ProfilesOptions } from "../options.js";
+import { type Prompter, terminalPrompter } from "../prompt.js";
 
 /**
  * Fields `profiles add` does not ask about (flags and the file still take them): transport details whose defaults
@@ -61,7 +64,8 @@ function checkProfile(
     validateProfile({ ...later, ...profile, name });
   } catch (e) {
     if (!(e instanceof HpauthError) || e.code !== "CONFIG_INVALID" || interactive) throw e;
-    const fields = [...e.message.matchAll(/^\s+- (\w+)/gm)].map((m) => m[1]!);
+    // The engine names config-file keys (`client_secret: required`); the flags are their kebab-case twins.
+    const fields = [...e.message.matchAll(/^\s+- (\w+)/gm)].map((m) => camelCase(m[1]!));
     const flags = [...new Set(fields)].map((f) =>
       f === "clientSecret" || f === "password" ? `${flagName(`${f}Env`)} (or ${flagName(`${f}Command`)})` : flagName(f),
     );
@@ -165,16 +169,9 @@ async function add(options: ProfilesOptions, io: CommandIO): Promise<number> {
   let name = options.name;
   let profile: ProfileConfig;
   if (interactive) {
-    const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: true });
-    const onAbort = () => rl.close();
-    io.signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      name = name || (await ask(rl, io, "Profile name", "default"));
-      profile = await interview(rl, io, given, options);
-    } finally {
-      io.signal.removeEventListener("abort", onAbort);
-      rl.close();
-    }
+    const prompt = terminalPrompter(io);
+    name = name || (await prompt.ask("Profile name", { default: "default" }));
+    profile = await interview(prompt, io, given, options);
   } else {
     if (!name)
       throw new HpauthError("USAGE", "`profiles add` needs a name when not interactive", {
@@ -198,80 +195,174 @@ async function add(options: ProfilesOptions, io: CommandIO): Promise<number> {
   return 0;
 }
 
-async function ask(rl: Interface, io: CommandIO, prompt: string, def?: string): Promise<string> {
-  const answer = (await rl.question(`${prompt}${def ? ` [${def}]` : ""}: `, { signal: io.signal })).trim();
-  return answer || def || "";
+/**
+ * Whether oauth2's chosen grant uses a field: the password grant is the only one with a resource owner, the
+ * authorization_code grant the only one with a browser (authorization endpoint, redirect URI).
+ */
+function grantNeeds(profile: ProfileConfig, field: string): boolean {
+  if (profile.provider !== "oauth2") return true;
+  const grant = profile.grantType ?? "client_credentials";
+  if (field === "username" || field === "password") return grant === "password";
+  if (field === "authorizationUrl") return grant === "authorization_code" && !profile.issuer;
+  if (field === "redirectUri") return grant === "authorization_code";
+  if (field === "tokenUrl") return !profile.issuer;
+  return true;
 }
 
+/** Whether a field must be answered for this profile (the engine's `required`, sharpened by provider and grant). */
+function mustAnswer(profile: ProfileConfig, f: ProviderField, hasDefaultOrigin: boolean): boolean {
+  if (profile.provider === "oauth2") {
+    const grant = profile.grantType ?? "client_credentials";
+    if (f.name === "tokenUrl") return !profile.issuer;
+    if (f.name === "authorizationUrl") return grant === "authorization_code" && !profile.issuer;
+    if (f.name === "username" || f.name === "password") return grant === "password";
+    if (f.name === "clientSecret") return grant === "client_credentials";
+  }
+  // A region is needed only where nothing else gives the identity origin (Aruba: a cluster or its base URL).
+  if (f.name === "region") return !hasDefaultOrigin && !profile.baseUrl;
+  return f.required;
+}
+
+/**
+ * The engine's verdict on one answer: the profile so far plus this field through validateProfile, keeping only what
+ * it says about this field (other fields may still be missing at this point).
+ */
+function checkAnswer(profile: ProfileConfig, key: string, value: unknown): string | undefined {
+  try {
+    validateProfile({ ...profile, [key]: value, name: "check" } as ProfileConfig & { name: string });
+  } catch (e) {
+    if (!(e instanceof HpauthError)) throw e;
+    const prefix = `${configKey(key)}:`;
+    const mine = e.message
+      .split("\n")
+      .map((l) => l.replace(/^\s+- /, ""))
+      .filter((l) => l.startsWith(prefix) && !/^\S+: required\b/.test(l));
+    if (mine.length > 0) return mine.map((l) => l.slice(prefix.length).trim()).join("; ");
+  }
+  return undefined;
+}
+
+const looksLikeUrl = (v: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(v);
+
 async function interview(
-  rl: Interface,
+  prompt: Prompter,
   io: CommandIO,
   given: ProfileConfig,
   options: ProfilesOptions,
 ): Promise<ProfileConfig> {
   const profile: ProfileConfig = { ...given };
-  while (!profile.provider) {
-    const v = await ask(rl, io, `Provider (${PROVIDER_IDS.join(", ")})`);
-    if ((PROVIDER_IDS as readonly string[]).includes(v)) profile.provider = v as ProviderId;
-    else io.stderr.write(`  "${v}" is not a provider.\n`);
+  if (!profile.provider) {
+    const answer = await prompt.ask(`Provider (${PROVIDER_IDS.join(", ")})`, {
+      validate: (v) =>
+        PROVIDER_IDS.some((p) => p === v.toLowerCase())
+          ? undefined
+          : `"${v}" is not a provider${suggestion(v, PROVIDER_IDS) || `; choose one of ${PROVIDER_IDS.join(", ")}`}`,
+    });
+    profile.provider = answer.toLowerCase() as ProviderId;
   }
   const def = getProvider(profile.provider);
+  // oauth2: the grant decides every other question, so it comes first.
+  if (profile.provider === "oauth2" && profile.grantType === undefined) {
+    const grant = await prompt.ask(`Grant type [${GRANT_TYPES.join(", ")}]`, {
+      default: "client_credentials",
+      validate: (v) =>
+        GRANT_TYPES.includes(v.toLowerCase())
+          ? undefined
+          : `Choose one of ${GRANT_TYPES.join(", ")}${suggestion(v, GRANT_TYPES)}`,
+    });
+    profile.grantType = grant.toLowerCase() as ProfileConfig["grantType"];
+  }
   for (const f of promptsFor(profile.provider)) {
     const key = f.name as keyof ProfileConfig;
+    if (key === "grantType" || !grantNeeds(profile, f.name)) continue;
+    const required = mustAnswer(profile, f, !!(def.defaultRegion || def.defaultBaseUrl));
+    const description = withConfigKeys(f.description);
     if (f.name === "clientSecret" || f.name === "password") {
-      const secret = f.name;
-      if (hasSecret(profile, secret)) continue;
-      const label = secret === "password" ? "password" : "client secret";
-      io.stderr.write(`${f.description}${f.required ? "" : " (optional)"}:\n`);
-      const envVar = await ask(
-        rl,
-        io,
-        `  Environment variable holding the ${label} (recommended; empty for other options)`,
-      );
-      if (envVar) {
-        profile[`${secret}Env`] = envVar;
-        if (io.env[envVar] === undefined) io.stderr.write(`  Note: ${envVar} is not set in this shell.\n`);
-        continue;
-      }
-      const cmd = await ask(rl, io, `  Command that prints the ${label} (e.g. a password manager; empty to skip)`);
-      if (cmd) {
-        profile[`${secret}Command`] = cmd;
-        continue;
-      }
-      if (options.saveSecrets) {
-        io.stderr.write(`  The ${label} will be stored in the config file (mode 0600).\n`);
-        const value = await rl.question(`  ${label[0]!.toUpperCase()}${label.slice(1)}: `, { signal: io.signal });
-        if (value) profile[secret] = value;
-      } else if (f.required) {
-        io.stderr.write(
-          `  No ${label} source saved; set ${envName(secret)} or add ${snakeCase(secret)}_env later (or rerun with --save-secrets).\n`,
-        );
-      }
+      if (hasSecret(profile, f.name)) continue;
+      await askSecret(prompt, io, profile, f.name, description, required, options);
       continue;
     }
     if (profile[key] !== undefined) continue;
     if (key === "region" && profile.baseUrl) continue;
     if (key === "baseUrl" && !f.required) continue; // an override: flags only
-    const choices =
-      key === "region" && def.regions ? Object.keys(def.regions) : key === "grantType" ? GRANT_TYPES : undefined;
-    const fallback = key === "region" ? def.defaultRegion : key === "grantType" ? "client_credentials" : undefined;
-    // A region is needed when the provider has no default and no base URL was given.
-    const required = f.required || (key === "region" && !def.defaultRegion);
-    const prompt = `${f.description}${required || fallback ? "" : " (optional)"}`;
-    for (;;) {
-      const v = await ask(rl, io, choices && key !== "region" ? `${prompt} [${choices.join(", ")}]` : prompt, fallback);
-      if (!v && !required) break;
-      if (!v) continue;
-      const match = choices?.find((c) => c.toLowerCase() === v.toLowerCase());
-      if (choices && !match) {
-        io.stderr.write(`  Choose one of ${choices.join(", ")}.\n`);
-        continue;
-      }
-      (profile as Record<string, unknown>)[key] = match ?? v;
-      break;
+    if (key === "region" && def.regions) {
+      // The description offers a URL instead of a region (`or give base_url` / `api_base_url`): take one.
+      const urlField: keyof ProfileConfig = /\bapiBaseUrl\b/.test(f.description) ? "apiBaseUrl" : "baseUrl";
+      const regions = Object.keys(def.regions);
+      const answer = await prompt.ask(`${description}`, {
+        ...(def.defaultRegion ? { default: def.defaultRegion } : {}),
+        optional: !required,
+        validate: (v) => {
+          if (looksLikeUrl(v)) return checkAnswer(profile, urlField, v);
+          const near = didYouMean(v, regions);
+          if (near?.toLowerCase() === v.toLowerCase()) return undefined;
+          return `Not a ${def.regionLabel ?? "region"}${near ? ` (did you mean ${near}?)` : ""}: choose one of ${regions.join(", ")}, or give a URL`;
+        },
+      });
+      if (!answer) continue;
+      if (looksLikeUrl(answer)) (profile as Record<string, unknown>)[urlField] = answer;
+      else profile.region = regions.find((r) => r.toLowerCase() === answer.toLowerCase())!;
+      continue;
     }
+    const answer = await prompt.ask(`${description}${required ? "" : " (optional)"}`, {
+      optional: !required,
+      validate: (v) => checkAnswer(profile, key, v),
+    });
+    if (answer) (profile as Record<string, unknown>)[key] = answer;
   }
   return profile;
+}
+
+/**
+ * How hpauth will get a secret: an environment variable (recommended), a command, or — with --save-secrets — the
+ * value itself, typed without echo and stored in the 0600 file. A secret typed where a variable name is asked would
+ * be echoed and saved as a name, so a name that is neither set here nor shaped like one is refused.
+ */
+async function askSecret(
+  prompt: Prompter,
+  io: CommandIO,
+  profile: ProfileConfig,
+  secret: "clientSecret" | "password",
+  description: string,
+  required: boolean,
+  options: ProfilesOptions,
+): Promise<void> {
+  const label = secret === "password" ? "password" : "client secret";
+  io.stderr.write(`${description}${required ? "" : " (optional)"}:\n`);
+  const envVar = await prompt.ask(
+    `  Environment variable holding the ${label} (recommended; empty for other options)`,
+    {
+      optional: true,
+      validate: (v) => {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) return "Not an environment variable name (letters, digits and _).";
+        if (io.env[v] === undefined && !/^[A-Z_][A-Z0-9_]*$/.test(v)) {
+          return `${v.length > 2 ? "That" : `"${v}"`} is not set here and does not look like a variable name (e.g. GL_SECRET); the ${label} itself goes into the variable, not here.`;
+        }
+        return undefined;
+      },
+    },
+  );
+  if (envVar) {
+    profile[`${secret}Env`] = envVar;
+    if (io.env[envVar] === undefined) io.stderr.write(`  Note: ${envVar} is not set in this shell.\n`);
+    return;
+  }
+  const cmd = await prompt.ask(`  Command that prints the ${label} (e.g. a password manager; empty to skip)`, {
+    optional: true,
+  });
+  if (cmd) {
+    profile[`${secret}Command`] = cmd;
+    return;
+  }
+  if (options.saveSecrets) {
+    io.stderr.write(`  The ${label} will be stored in the config file (mode 0600).\n`);
+    const value = await prompt.secret(`  ${label[0]!.toUpperCase()}${label.slice(1)}`);
+    if (value) profile[secret] = value;
+  } else if (required) {
+    io.stderr.write(
+      `  No ${label} source saved; set ${envName(secret)} or add ${snakeCase(secret)}_env later (or rerun with --save-secrets).\n`,
+    );
+  }
 }
 
 async function remove(options: ProfilesOptions, io: CommandIO): Promise<number> {

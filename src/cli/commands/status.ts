@@ -25,7 +25,8 @@ interface Row {
   last_login_at?: string;
   next_login_allowed_at?: string;
   warnings: string[];
-  last_error?: { code: string; message: string; at?: string };
+  /** `stale`: a token was obtained after this error, so it no longer describes the profile. */
+  last_error?: { code: string; message: string; at?: string; stale?: boolean };
 }
 
 /** A time from the engine's status as `--json` writes times; undefined for no printable instant (never a RangeError). */
@@ -67,6 +68,12 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
               ? Math.floor((now - new Date(rtIssued as number | string | Date).getTime()) / 1000)
               : undefined;
         const lastError = s.lastError as { code: string; message: string; at?: unknown } | undefined;
+        // An error recorded before the token the store now holds was obtained is history, not the current state.
+        const tokenAt = [s.obtainedAt, s.lastRefreshAt, s.lastLoginAt]
+          .map((v) => (v === undefined ? Number.NaN : new Date(v as string | number | Date).getTime()))
+          .filter((t) => Number.isFinite(t));
+        const errorAt = iso(lastError?.at);
+        const stale = errorAt !== undefined && tokenAt.some((t) => t > Date.parse(errorAt));
         rows.push({
           profile: profile.name,
           provider: profile.provider,
@@ -85,7 +92,8 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
                 last_error: {
                   code: lastError.code,
                   message: redact(lastError.message),
-                  ...(iso(lastError.at) ? { at: iso(lastError.at) } : {}),
+                  ...(errorAt ? { at: errorAt } : {}),
+                  ...(stale ? { stale: true } : {}),
                 },
               }
             : {}),
@@ -143,8 +151,11 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
   let out = table(["PROFILE", "PROVIDER", "TOKEN", "TIME LEFT", "REFRESH TOKEN", "NEXT LOGIN"], body, paint);
   for (const r of rows) {
     for (const w of r.warnings) out += `${paint.yellow("!")} ${r.profile}: ${w}\n`;
-    if (r.last_error)
-      out += `${paint.red("x")} ${r.profile}: last error ${r.last_error.code}: ${r.last_error.message}\n`;
+    const e = r.last_error;
+    const when = e?.at ? ` (${formatWhen(new Date(e.at), now)})` : "";
+    if (e?.stale) {
+      out += `${paint.dim(`- ${r.profile}: earlier error${when}, before the current token: ${e.code}: ${e.message}`)}\n`;
+    } else if (e) out += `${paint.red("x")} ${r.profile}: last error${when} ${e.code}: ${e.message}\n`;
   }
   io.stdout.write(out);
   return 0;
