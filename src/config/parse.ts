@@ -8,6 +8,7 @@ import { parseJson } from "./json.js";
 import { type ConfigFormat, formatFor, type HpauthConfig, parseConfigWith } from "./load.js";
 
 export function parseConfigText(text: string, path: string, format: ConfigFormat = formatFor(path)): HpauthConfig {
-  const parse = format === "toml" ? parseToml : format === "yaml" ? parseYaml : parseJson;
+  const parse =
+    format === "toml" ? parseToml : format === "yaml" ? (t: string) => parseYaml(t, { logLevel: "error" }) : parseJson;
   return parseConfigWith(text, path, format, parse);
 }
