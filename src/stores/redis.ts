@@ -459,11 +459,12 @@ export class RedisTokenStore implements TokenStore {
         return [Number(r[0]), String(r[1])];
       } catch (e) {
         const elapsed = Date.now() - started;
-        if (isHpauthError(e) && e.code !== "STORE_ERROR") throw e;
-        if (!transient(e) || elapsed >= this.#commitRetryMs) {
+        const cause = isHpauthError(e) ? e.cause : e;
+        if (isHpauthError(e) && (e.code !== "STORE_ERROR" || !transient(cause))) throw e;
+        if (!transient(cause) || elapsed >= this.#commitRetryMs) {
           throw this.#error(
             `save the record of "${key}"${elapsed >= this.#commitRetryMs ? ` (retried for ${Math.round(elapsed / 1000)} s)` : ""}`,
-            e,
+            cause,
           );
         }
         if (elapsed > 0 && backoff === 100)
@@ -536,13 +537,24 @@ export class RedisTokenStore implements TokenStore {
     })();
     const password = o.password ?? parsedPassword;
     const username = o.username ?? loc.username;
+    let ready = false;
+    let lastCause: Error | undefined;
+    const started = Date.now();
     const socket = {
       host: loc.host,
       port: loc.port,
       connectTimeout: this.#connectTimeoutMs,
-      // Keep reconnecting (failover, restart) with a capped backoff; commands meanwhile fail fast (no offline
-      // queue) and writes retry on their own for commitRetryMs.
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
+      // Once connected: keep reconnecting (failover, restart) with a capped backoff; commands meanwhile fail fast
+      // (no offline queue) and writes retry on their own for commitRetryMs. The first connection: refused
+      // credentials or certificates are final at once; a refused or reset connection is retried until
+      // connectTimeoutMs (a Redis restarting), then reported with its cause.
+      reconnectStrategy: (retries: number, cause: Error) => {
+        if (!ready) {
+          lastCause = cause;
+          if (fatal(cause) || Date.now() - started >= this.#connectTimeoutMs) return cause;
+        }
+        return Math.min(50 * 2 ** retries, 1000);
+      },
       ...(loc.tls
         ? {
             tls: true as const,
@@ -568,14 +580,19 @@ export class RedisTokenStore implements TokenStore {
       }
     });
     this.#client = client;
-    // connect() keeps retrying through reconnectStrategy; a first connection that never comes is an error.
-    await withTimeout(client.connect(), this.#connectTimeoutMs, () => {
-      try {
-        client.destroy();
-      } catch {
-        // already gone
-      }
-    });
+    // A first connection that never comes (a black-holed address) is an error with the last cause seen.
+    try {
+      await withTimeout(client.connect(), this.#connectTimeoutMs + 500, () => {
+        try {
+          client.destroy();
+        } catch {
+          // already gone
+        }
+      });
+    } catch (e) {
+      throw lastCause && !fatal(e as Error) ? lastCause : e;
+    }
+    ready = true;
     return client;
   }
 
@@ -701,6 +718,15 @@ function globEscape(s: string): string {
 
 function isHpauthError(e: unknown): e is HpauthError {
   return e instanceof HpauthError;
+}
+
+/** Failures of a first connection that no retry can fix: credentials, permissions, certificates. */
+function fatal(e: unknown): boolean {
+  const err = e as { code?: string } | undefined;
+  return (
+    /WRONGPASS|NOAUTH|NOPERM|invalid username-password|certificate|self.signed|SSL|TLS|verify/i.test(describe(e)) ||
+    /^ERR_TLS|^CERT_|^DEPTH_ZERO|^UNABLE_TO/.test(err?.code ?? "")
+  );
 }
 
 /** Connection-level failures worth retrying a write through; script and permission errors are answers. */
