@@ -21,7 +21,10 @@ import { setTimeout as delay } from "node:timers/promises";
 import { createClient, type RedisClientType } from "redis";
 import { HpauthError } from "../engine/errors.js";
 import { DEFAULT_LOCK_TIMEOUT_MS, KeyedMutex } from "./mutex.js";
+import { parseRedisUrl, type RedisLocation } from "./redis-url.js";
 import type { LockOptions, SetOptions, TokenRecord, TokenStore } from "./types.js";
+
+export { parseRedisUrl, type RedisLocation, redactUrl } from "./redis-url.js";
 
 export interface RedisTlsOptions {
   /** PEM CA certificate(s) to trust instead of the system's (a private CA). */
@@ -114,53 +117,6 @@ interface Holder {
 }
 
 type Client = RedisClientType;
-
-/** Parsed `redis://` / `rediss://` URL, for status output (never with the password). */
-export interface RedisLocation {
-  tls: boolean;
-  host: string;
-  port: number;
-  db: number;
-  username?: string;
-  /** `redis://user@host:port/db`, no password. */
-  display: string;
-}
-
-/** Parses a store URL; a password in it is reported, not returned (callers decide whether to refuse it). */
-export function parseRedisUrl(url: string): RedisLocation & { hasPassword: boolean } {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new HpauthError("USAGE", `Not a Redis URL: "${redactUrl(url)}"`, {
-      hint: "Use redis://[user@]host[:port][/db] or rediss://… for TLS.",
-    });
-  }
-  if (u.protocol !== "redis:" && u.protocol !== "rediss:") {
-    throw new HpauthError("USAGE", `Not a Redis URL (scheme ${u.protocol}): use redis:// or rediss://`);
-  }
-  if (!u.hostname) throw new HpauthError("USAGE", "The Redis URL has no host: redis://host[:port][/db]");
-  const path = u.pathname.replace(/^\/+/, "");
-  const db = path === "" ? 0 : Number(path);
-  if (!Number.isInteger(db) || db < 0 || db > 65535) {
-    throw new HpauthError("USAGE", `The Redis URL's database must be a number (redis://host:port/0), not "${path}"`);
-  }
-  if (u.search || u.hash) {
-    throw new HpauthError("USAGE", "The Redis URL takes no query or fragment; TLS and prefix are separate options.");
-  }
-  const tls = u.protocol === "rediss:";
-  const port = u.port ? Number(u.port) : 6379;
-  const username = u.username ? decodeURIComponent(u.username) : undefined;
-  const host = u.hostname.replace(/^\[|\]$/g, "");
-  const hostPart = host.includes(":") ? `[${host}]` : host;
-  const display = `${tls ? "rediss" : "redis"}://${username ? `${encodeURIComponent(username)}@` : ""}${hostPart}:${port}/${db}`;
-  return { tls, host, port, db, ...(username ? { username } : {}), display, hasPassword: u.password !== "" };
-}
-
-/** The URL with any password replaced by `***`, for messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, "$1:***@");
-}
 
 export class RedisTokenStore implements TokenStore {
   readonly kind = "redis";

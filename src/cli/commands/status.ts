@@ -49,7 +49,7 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
       if (profiles.length > 0 || !isHpauthError(e) || e.code !== "PROFILE_NOT_FOUND") throw e;
     }
   }
-  const store = openStore(options, io);
+  const store = openStore(options, io, undefined, config);
   const rows: Row[] = [];
   const now = Date.now();
   try {
@@ -89,7 +89,8 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
             : {}),
         });
       } catch (e) {
-        if (!isHpauthError(e)) throw e;
+        // A shared store that cannot be reached is the answer for every profile: exit 5, not a table of errors.
+        if (!isHpauthError(e) || (e.code === "STORE_ERROR" && store.kind === "redis")) throw e;
         rows.push({
           profile: profile.name,
           ...(profile.provider ? { provider: profile.provider } : {}),
@@ -105,7 +106,7 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
 
   if (options.json) {
     io.stdout.write(
-      `${JSON.stringify({ config: config.exists ? config.path : null, store: store.kind, profiles: rows })}\n`,
+      `${JSON.stringify({ config: config.exists ? config.path : null, store: store.kind, ...(store.location ? { store_location: store.location } : {}), profiles: rows })}\n`,
     );
     return 0;
   }
@@ -144,6 +145,7 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
     if (r.last_error)
       out += `${paint.red("x")} ${r.profile}: last error ${r.last_error.code}: ${r.last_error.message}\n`;
   }
+  if (store.kind === "redis" && store.location) out += `Store: ${store.location}\n`;
   io.stdout.write(out);
   return 0;
 }

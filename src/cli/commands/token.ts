@@ -22,8 +22,8 @@ function terminalAuthorizer(io: CommandIO, profile: NamedProfile): InteractiveAu
 }
 
 async function obtain(options: TokenOptions, io: CommandIO): Promise<AccessToken> {
-  const { profile } = await resolveCliProfile(options, io);
-  const store = openStore(options, io);
+  const { profile, config } = await resolveCliProfile(options, io);
+  const store = openStore(options, io, undefined, config);
   try {
     const authorizer = terminalAuthorizer(io, profile);
     const manager = makeManager(options, io, profile, store, authorizer ? { authorizer } : {});
