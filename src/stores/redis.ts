@@ -458,7 +458,11 @@ export class RedisTokenStore implements TokenStore {
         cause: e,
       });
     }
-    return new HpauthError("STORE_ERROR", `Cannot ${what} in Redis at ${this.#loc.display}: ${msg}`, {
+    const action =
+      what === "connect"
+        ? `Cannot connect to Redis at ${this.#loc.display}`
+        : `Cannot ${what} in Redis at ${this.#loc.display}`;
+    return new HpauthError("STORE_ERROR", `${action}: ${msg}`, {
       hint: "Check that Redis is running and reachable (hpauth never falls back to another store: that would split the fleet's tokens and spend Aruba's login budget twice).",
       cause: e,
     });
@@ -530,7 +534,8 @@ export class RedisTokenStore implements TokenStore {
     }) as unknown as Client;
     client.on("error", (e: unknown) => {
       const now = Date.now();
-      if (now - this.#lastErrorWarned > 5000 && this.#client === client && !this.#closed) {
+      // Before the first connection the error is the answer (thrown by connect), not a warning.
+      if (ready && now - this.#lastErrorWarned > 5000 && this.#client === client && !this.#closed) {
         this.#lastErrorWarned = now;
         this.#warn(`Redis at ${loc.display}: ${describe(e)} (reconnecting)`);
       }

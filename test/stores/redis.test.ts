@@ -273,7 +273,7 @@ describe("authentication and transport", () => {
 });
 
 describe("failures", () => {
-  it("Redis unreachable: STORE_ERROR (exit 5) with a hint, quickly, no fallback", async () => {
+  it("Redis unreachable: STORE_ERROR with a hint, quickly, no fallback", async () => {
     const gone = await startRedis();
     const url = gone.url;
     await gone.dispose();
