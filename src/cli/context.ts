@@ -6,7 +6,6 @@ import { homedir } from "node:os";
 import { type HpauthConfig, loadConfigFile } from "../config/load.js";
 import { locateConfig } from "../config/paths.js";
 import { type ResolvedConfigProfile, resolveProfile } from "../config/resolve.js";
-import { HpauthError } from "../engine/errors.js";
 import { createTokenManager, type TokenManager } from "../engine/manager.js";
 import { getProvider } from "../engine/providers/index.js";
 import { redact } from "../engine/redact.js";

@@ -77,7 +77,7 @@ function hpauth(args: string[], env: Record<string, string>): Promise<Run> {
 }
 
 function profileFlags(): string[] {
-  const p = arubaEnv(emu).profile as Record<string, string>;
+  const p = arubaEnv(emu).profile as unknown as Record<string, string>;
   return [
     "--provider",
     "aruba-central",
@@ -153,7 +153,7 @@ it("refuses a password inside the --store URL (argv), without echoing it", async
 it("config file `store` + store_password_command + store_prefix; status shows where; --verbose shows the store", async () => {
   const prefix = `cfg-${randomBytes(3).toString("hex")}:`;
   const env = await hostEnv(1, { CFG_REDIS_PW: PASSWORD });
-  const p = arubaEnv(emu).profile as Record<string, string>;
+  const p = arubaEnv(emu).profile as unknown as Record<string, string>;
   const config = join(root, "host1", ".config", "hpauth.toml");
   await writeFile(
     config,
