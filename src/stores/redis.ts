@@ -44,13 +44,13 @@ export interface RedisTokenStoreOptions {
   /** Key prefix, so one Redis serves several teams or environments (default "hpauth:"). */
   prefix?: string;
   tls?: RedisTlsOptions;
-  /** Lease of a lock: a holder that stops renewing (crashed, paused) loses it after this long. Default 10 s. */
+  /** Lease of a lock: a holder that stops renewing (crashed, paused) loses it after this long. Default 15 s. */
   lockTtlMs?: number;
   /** Default wait for a lock when the caller gives none (default 5 minutes: long enough for a browser login). */
   lockTimeoutMs?: number;
   /** Waiters are woken by pub/sub; as a safety net they also retry at least this often (default 1000 ms). */
   pollMs?: number;
-  /** Give up connecting after this long (default 5000 ms). */
+  /** Give up connecting after this long (default 10 000 ms; a refused connection is retried until then). */
   connectTimeoutMs?: number;
   /**
    * How long a write keeps retrying while Redis is unreachable (failover, restart) before failing. It may carry the
@@ -64,7 +64,12 @@ export interface RedisTokenStoreOptions {
 }
 
 export const DEFAULT_REDIS_PREFIX = "hpauth:";
-export const DEFAULT_LOCK_TTL_MS = 10_000;
+/**
+ * The lease. A crashed holder delays the others by at most this; a live holder renews every second, so it loses the
+ * lock only if its event loop is starved or stopped for ~14 s (a 64-process race on a loaded 2-core machine starved
+ * some holders past a 10 s lease, which is why it is not shorter).
+ */
+export const DEFAULT_LOCK_TTL_MS = 15_000;
 const RECORD_VERSION = 1;
 const FORMAT = 1;
 
@@ -151,7 +156,7 @@ export class RedisTokenStore implements TokenStore {
     this.#ttl = Math.max(options.lockTtlMs ?? DEFAULT_LOCK_TTL_MS, 300);
     this.#lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     this.#pollMs = Math.max(options.pollMs ?? 1000, 10);
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#commitRetryMs = options.commitRetryMs ?? 20_000;
     if (options.encryptionKey !== undefined) this.#encKey = parseKey(options.encryptionKey);
     this.#warn = options.onWarning ?? ((m) => process.emitWarning(m, { code: "HPAUTH_STORE" }));
@@ -231,7 +236,10 @@ export class RedisTokenStore implements TokenStore {
       key,
       async () => {
         const holder = await this.#acquire(key, deadline, timeoutMs, signal);
-        const renew = setInterval(() => void this.#renew(holder), Math.max(50, Math.floor(this.#ttl / 3)));
+        const renew = setInterval(
+          () => void this.#renew(holder),
+          Math.max(50, Math.min(1000, Math.floor(this.#ttl / 3))),
+        );
         renew.unref?.();
         const held = new Map(this.#holders.getStore() ?? []);
         held.set(key, holder);

@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createClient } from "redis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { createTokenManager } from "../../src/engine/manager.js";
@@ -237,4 +238,30 @@ it("Redis unreachable: STORE_ERROR with a hint, no fallback to the file store", 
   const after = await hpauth(["status", "--json", ...profileFlags(), "--store", url], env);
   expect(after.code).not.toBe(0);
   expect((JSON.parse(after.out) as { error: { code: string } }).error.code).toBe("STORE_ERROR");
+}, 60_000);
+
+it("HPAUTH_STORE_KEY: records are encrypted in Redis; without the key the CLI refuses to read them", async () => {
+  await emu.admin.advanceClock(1801);
+  const prefix = `enc-${randomBytes(3).toString("hex")}:`;
+  const key = randomBytes(32).toString("base64");
+  const base = { HPAUTH_STORE_PASSWORD: PASSWORD, HPAUTH_STORE_PREFIX: prefix };
+  const args = ["token", "--json", ...profileFlags(), "--store", redis.url];
+  const first = await hpauth(args, await hostEnv(0, { ...base, HPAUTH_STORE_KEY: key }));
+  expect(first.code, first.err.slice(-1500)).toBe(0);
+  const token = (JSON.parse(first.out) as { access_token: string }).access_token;
+  // What Redis holds: ciphertext, not the token.
+  const raw = createClient({ url: redis.url, password: PASSWORD });
+  await raw.connect();
+  const keys = await raw.keys(`${prefix}token:*`);
+  const doc = (await raw.hGet(keys[0]!, "doc")) ?? "";
+  await raw.close();
+  expect(doc).toContain("A256GCM");
+  expect(doc).not.toContain(token);
+  const again = await hpauth(args, await hostEnv(1, { ...base, HPAUTH_STORE_KEY: key }));
+  expect(again.code).toBe(0);
+  expect(JSON.parse(again.out)).toMatchObject({ access_token: token, source: "cache" });
+  const without = await hpauth(args, await hostEnv(2, base));
+  expect(without.code).not.toBe(0);
+  expect(without.err).toMatch(/encrypted and no store key is configured/);
+  expect(without.err).toMatch(/HPAUTH_STORE_KEY/);
 }, 60_000);
