@@ -8,7 +8,6 @@ import { PROFILE_FIELDS, snakeCase } from "../config/fields.js";
 import { type HpauthConfig, loadConfigFile } from "../config/load.js";
 import { locateConfig } from "../config/paths.js";
 import { type ResolvedConfigProfile, resolveProfile } from "../config/resolve.js";
-import { HpauthError } from "../engine/errors.js";
 import { createTokenManager, type TokenManager } from "../engine/manager.js";
 import { getProvider } from "../engine/providers/index.js";
 import { redact } from "../engine/redact.js";
@@ -20,6 +19,7 @@ import { parseStore } from "./globals.js";
 import type { CommandIO } from "./io.js";
 import type { GlobalOptions } from "./options.js";
 import { clearProgress, progressEnabled, showProgress } from "./progress.js";
+import { openCliRedisStore } from "./redis-store.js";
 
 export { clearProgress, progressEnabled, showProgress };
 
@@ -100,14 +100,33 @@ export async function resolveCliProfile(
  * The one place the CLI creates token stores: `--store` / HPAUTH_STORE (`file`, the default; `memory`; or a
  * `redis://` / `rediss://` URL), the file store in `--store-dir` / HPAUTH_STORE_DIR / the platform default.
  */
-export function openStore(options: GlobalOptions, io: CommandIO, platform: CliPlatform = hostPlatform()): TokenStore {
+export function openStore(
+  options: GlobalOptions,
+  io: CommandIO,
+  platform: CliPlatform = hostPlatform(),
+  config?: HpauthConfig,
+): TokenStore {
   const env = io.env.HPAUTH_STORE;
-  const kind = options.store ?? (env ? parseStore(env, "HPAUTH_STORE") : "file");
+  const fromConfig = config?.store?.url;
+  const kind =
+    options.store ?? (env ? parseStore(env, "HPAUTH_STORE") : fromConfig ? parseStore(fromConfig, "store") : "file");
   if (kind === "memory") return new MemoryTokenStore();
   if (kind !== "file") {
-    // A redis:// or rediss:// URL (parseStore allows nothing else).
-    throw new HpauthError("USAGE", "The Redis store is not available in this build of hpauth", {
-      hint: "Use --store file (the default) or --store memory.",
+    // A redis:// or rediss:// URL (parseStore allows nothing else); the client loads on first use.
+    return openCliRedisStore({
+      url: kind,
+      source: options.store ? "--store" : env ? "HPAUTH_STORE" : "config",
+      ...(config?.store ? { config: config.store } : {}),
+      env: io.env,
+      onWarning: (m) => warn(io, options, `Warning: ${redact(m)}`),
+      ...(options.verbose
+        ? {
+            onVerbose: (m: string) => {
+              clearProgress(io);
+              io.stderr.write(`${redact(m)}\n`);
+            },
+          }
+        : {}),
     });
   }
   const dir =

@@ -18,10 +18,37 @@ export interface HpauthConfig {
   exists: boolean;
   format: ConfigFormat;
   defaultProfile?: string;
+  /** Top-level `store*` keys: which token store the CLI uses (docs/stores.md). */
+  store?: StoreConfig;
   profiles: Record<string, ProfileConfig>;
   /** Unknown keys and similar non-fatal findings, for stderr. */
   warnings: string[];
 }
+
+/**
+ * `store = "redis://…"` and its settings. Secrets are never values here: the password and the encryption key come
+ * from an environment variable named here or from a command's stdout.
+ */
+export interface StoreConfig {
+  url?: string;
+  passwordEnv?: string;
+  passwordCommand?: string;
+  prefix?: string;
+  /** Path of a PEM file with the CA certificate(s) to trust for rediss://. */
+  tlsCa?: string;
+  keyEnv?: string;
+  keyCommand?: string;
+}
+
+const STORE_KEYS: Record<string, keyof StoreConfig> = {
+  store: "url",
+  storePasswordEnv: "passwordEnv",
+  storePasswordCommand: "passwordCommand",
+  storePrefix: "prefix",
+  storeTlsCa: "tlsCa",
+  storeKeyEnv: "keyEnv",
+  storeKeyCommand: "keyCommand",
+};
 
 export function formatFor(path: string): ConfigFormat {
   const ext = extname(path).toLowerCase();
@@ -205,6 +232,9 @@ export function parseConfigWith(text: string, path: string, format: ConfigFormat
         if (!isPlainObject(p)) throw invalid(path, `profile "${name}": `, "must be a table of fields");
         config.profiles[name] = normalizeProfile(p, path, name, warnings);
       }
+    } else if (key in STORE_KEYS) {
+      if (typeof value !== "string" || value === "") throw invalid(path, "", `"${rawKey}" must be a non-empty string`);
+      config.store = { ...config.store, [STORE_KEYS[key] as keyof StoreConfig]: value };
     } else if (key !== "emulator") {
       // `emulator` belongs to `hpauth emulate --config` (its own options); anything else is a typo worth a word.
       warnings.push(`Config file ${path}: unknown top-level key "${rawKey}" ignored`);

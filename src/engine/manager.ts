@@ -646,10 +646,26 @@ export class TokenManager {
     try {
       // Should our lock have been lost (a stall past its stale window), the store still saves this record if the
       // stored one is what we started from: it is then the only copy of a possibly just-rotated refresh token.
+      // It may also replace a record whose grant was declared dead meanwhile (no refresh token, nothing newer than
+      // what we started from): ours is then the only live grant — typically the successor tried our already-used
+      // refresh token after our lease ran out.
       await this.#store.set(this.key, record, {
-        ifCurrent: (cur) => cur?.accessToken === prev?.accessToken && cur?.refreshToken === prev?.refreshToken,
+        ifCurrent: (cur) =>
+          (cur?.accessToken === prev?.accessToken && cur?.refreshToken === prev?.refreshToken) ||
+          (!cur?.refreshToken && !!record.refreshToken && (cur?.obtainedAt ?? 0) <= (prev?.obtainedAt ?? 0)),
       });
     } catch (e) {
+      // Refused because another holder wrote a newer token meanwhile (our lease ran out: a pause, a stall): serve
+      // that one, never overwrite it.
+      const newer = await this.#store.get(this.key).catch(() => undefined);
+      if (newer?.accessToken && newer.accessToken !== prev?.accessToken && this.#fresh(newer, 0)) {
+        this.#emit({
+          type: "superseded",
+          message: "another process saved a newer token while this one's lock had expired; serving that one",
+        });
+        return newer;
+      }
+      const until = new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z");
       throw new HpauthError(
         "STORE_ERROR",
         `Could not save the new token to the ${this.#store.kind} store: ${(e as Error).message}`,
@@ -657,7 +673,7 @@ export class TokenManager {
           provider: this.profile.provider,
           profile: this.profile.name,
           hint: rotated
-            ? "The refresh token rotated and could not be saved: a new login may be needed."
+            ? `Not saved: the rotated refresh token and the access token valid until ${until}. The stored refresh token was spent by this refresh, so the next run needs a new login.`
             : "Check the token store.",
           cause: e,
         },

@@ -58,6 +58,8 @@ export interface SetOptions {
 export interface TokenStore {
   /** "memory", "file", "redis", … for status output. */
   readonly kind: string;
+  /** Where the records are, for status output (a directory, a Redis URL without its password). */
+  readonly location?: string;
   get(key: string): Promise<TokenRecord | undefined>;
   /** Atomic replace: a reader sees the old record or the new one, never a mix, even if the writer dies. */
   set(key: string, record: TokenRecord, options?: SetOptions): Promise<void>;

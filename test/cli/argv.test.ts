@@ -157,14 +157,15 @@ describe("parseArgv", () => {
     for (const flag of ["--profile", "--store", "--client-id"]) expect(emulate).not.toContain(flag);
   });
 
-  it("a redis:// store is refused where stores are created, with a usage error (until the Redis store lands)", async () => {
+  it("a redis:// store with a password in argv is a usage error; a bad HPAUTH_STORE too", async () => {
     const c = capture({ S: "x" });
     const code = await main(
-      ["status", "--store", "redis://127.0.0.1:1/0", "--provider", "greenlake", "--client-id", "x"],
+      ["status", "--store", "redis://u:hunter2@127.0.0.1:1/0", "--provider", "greenlake", "--client-id", "x"],
       c.io,
     );
     expect(code, c.err()).toBe(2);
-    expect(c.err()).toMatch(/Redis store is not available/);
+    expect(c.err()).toMatch(/contains a password; refusing it/);
+    expect(c.err()).not.toContain("hunter2");
     const env = capture({ HPAUTH_STORE: "nope" });
     expect(await main(["status", "--provider", "greenlake", "--client-id", "x"], env.io)).toBe(2);
     expect(env.err()).toMatch(/HPAUTH_STORE must be file, memory or a redis/);

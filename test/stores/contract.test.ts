@@ -1,11 +1,20 @@
 /** The TokenStore contract, run against every store: the engine relies on exactly these behaviours. */
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HpauthError } from "../../src/engine/errors.js";
 import { FileTokenStore } from "../../src/stores/file.js";
 import { MemoryTokenStore } from "../../src/stores/memory.js";
+import { RedisTokenStore } from "../../src/stores/redis.js";
 import type { TokenStore } from "../../src/stores/types.js";
 import { cleanup, record, tempDir } from "./helpers.js";
+import { type RedisServer, startRedis } from "./redis-server.js";
+
+// One real redis-server for the file; each test gets its own key prefix.
+let redis: Promise<RedisServer> | undefined;
+let prefixes = 0;
+afterAll(async () => {
+  await (await redis)?.dispose();
+});
 
 const factories: Array<[string, () => Promise<{ store: TokenStore; dispose: () => Promise<void> }>]> = [
   ["MemoryTokenStore", async () => ({ store: new MemoryTokenStore(), dispose: async () => {} })],
@@ -14,6 +23,15 @@ const factories: Array<[string, () => Promise<{ store: TokenStore; dispose: () =
     async () => {
       const dir = await tempDir();
       return { store: new FileTokenStore({ dir: `${dir}/tokens`, onWarning: () => {} }), dispose: () => cleanup(dir) };
+    },
+  ],
+  [
+    "RedisTokenStore",
+    async () => {
+      redis ??= startRedis();
+      const server = await redis;
+      const store = new RedisTokenStore({ url: server.url, prefix: `contract${++prefixes}:`, onWarning: () => {} });
+      return { store, dispose: async () => {} };
     },
   ],
 ];

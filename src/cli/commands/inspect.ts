@@ -65,8 +65,8 @@ export async function runInspect(options: InspectOptions, io: CommandIO): Promis
     }
     inspection = inspectToken(token);
   } else {
-    const { profile } = await resolveCliProfile(options, io);
-    const store = openStore(options, io);
+    const { profile, config } = await resolveCliProfile(options, io);
+    const store = openStore(options, io, undefined, config);
     try {
       const manager = makeManager(options, io, profile, store);
       const token = await manager.getToken({ signal: io.signal });

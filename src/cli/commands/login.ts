@@ -129,8 +129,8 @@ export async function runLogin(options: RunLoginOptions, io: CommandIO): Promise
   const imported =
     importSource !== undefined ? parseImportedTokens(await readImport(importSource, io), startedAt) : undefined;
 
-  const { profile } = await resolveCliProfile(options, io);
-  const store = openStore(options, io);
+  const { profile, config } = await resolveCliProfile(options, io);
+  const store = openStore(options, io, undefined, config);
   let announced = false;
   // Another process holds this credential's lock: most likely the same login in progress, whose result we take.
   // On a terminal the progress line says so; otherwise one plain line.

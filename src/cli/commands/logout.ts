@@ -13,7 +13,7 @@ import { HpauthError, isHpauthError } from "../../engine/errors.js";
 import { getProvider } from "../../engine/providers/index.js";
 import type { ProviderId } from "../../engine/types.js";
 import type { TokenRecord, TokenStore } from "../../stores/types.js";
-import { makeManager, openStore, resolveCliProfile } from "../context.js";
+import { loadCliConfig, makeManager, openStore, resolveCliProfile } from "../context.js";
 import type { CommandIO } from "../io.js";
 import type { LogoutOptions } from "../options.js";
 import { formatWhen } from "../time.js";
@@ -75,7 +75,9 @@ function consequenceOf(budget: { title: string; seconds: number }, next?: Date):
 }
 
 export async function runLogout(options: LogoutOptions, io: CommandIO): Promise<number> {
-  const store = openStore(options, io);
+  // The config may name the store (`store = "redis://…"`).
+  const config = await loadCliConfig(options, io);
+  const store = openStore(options, io, undefined, config);
   try {
     if (options.all) {
       const found: { key: string; record: TokenRecord | "unreadable" | undefined }[] = [];
@@ -104,7 +106,7 @@ export async function runLogout(options: LogoutOptions, io: CommandIO): Promise<
       }
       return 0;
     }
-    const { profile } = await resolveCliProfile(options, io);
+    const { profile } = await resolveCliProfile(options, io, config);
     const manager = makeManager(options, io, profile, store);
     const record = await peek(store, manager.key);
     if (!holdsTokens(record)) {

@@ -373,7 +373,7 @@ async function remove(options: ProfilesOptions, io: CommandIO): Promise<number> 
     throw new HpauthError("PROFILE_NOT_FOUND", `Profile "${name}" not found in ${config.path}`, { profile: name });
   }
   // Forget its tokens too, best effort: a profile too broken to build a manager has none worth deleting.
-  const store = openStore(options, io);
+  const store = openStore(options, io, undefined, config);
   try {
     await makeManager(options, io, { ...p, name }, store).logout();
   } catch {

@@ -51,7 +51,7 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
       if (profiles.length > 0 || !isHpauthError(e) || e.code !== "PROFILE_NOT_FOUND") throw e;
     }
   }
-  const store = openStore(options, io);
+  const store = openStore(options, io, undefined, config);
   const rows: Row[] = [];
   const now = Date.now();
   try {
@@ -99,7 +99,8 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
             : {}),
         });
       } catch (e) {
-        if (!isHpauthError(e)) throw e;
+        // A shared store that cannot be reached is the answer for every profile: exit 5, not a table of errors.
+        if (!isHpauthError(e) || (e.code === "STORE_ERROR" && store.kind === "redis")) throw e;
         rows.push({
           profile: profile.name,
           ...(profile.provider ? { provider: profile.provider } : {}),
@@ -115,7 +116,7 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
 
   if (options.json) {
     io.stdout.write(
-      `${JSON.stringify({ config: config.exists ? config.path : null, store: store.kind, profiles: rows })}\n`,
+      `${JSON.stringify({ config: config.exists ? config.path : null, store: store.kind, ...(store.location ? { store_location: store.location } : {}), profiles: rows })}\n`,
     );
     return 0;
   }
@@ -157,6 +158,7 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
       out += `${paint.dim(`- ${r.profile}: earlier error${when}, before the current token: ${e.code}: ${e.message}`)}\n`;
     } else if (e) out += `${paint.red("x")} ${r.profile}: last error${when} ${e.code}: ${e.message}\n`;
   }
+  if (store.kind === "redis" && store.location) out += `Store: ${store.location}\n`;
   io.stdout.write(out);
   return 0;
 }

@@ -62,8 +62,8 @@ async function obtain(options: TokenOptions, io: CommandIO): Promise<AccessToken
   const deadline = options.timeout !== undefined ? AbortSignal.timeout(options.timeout * 1000) : undefined;
   const signal = deadline ? AbortSignal.any([io.signal, deadline]) : io.signal;
   try {
-    const { profile } = await resolveCliProfile(options, io);
-    const store = openStore(options, io);
+    const { profile, config } = await resolveCliProfile(options, io);
+    const store = openStore(options, io, undefined, config);
     try {
       const authorizer = terminalAuthorizer(io, profile);
       const manager = makeManager(options, io, profile, store, authorizer ? { authorizer } : {});
