@@ -181,7 +181,10 @@ class AuthRun implements DispatchHandler {
   }
 
   #send(token: string): void {
-    if (this.#controller.aborted) return this.#fail(this.#controller.reason ?? new Error("aborted"));
+    if (this.#controller.aborted) {
+      this.#fail(this.#controller.reason ?? new Error("aborted"));
+      return;
+    }
     this.#token = token;
     this.#dispatch({ ...this.#opts, headers: { ...this.#headers, authorization: `Bearer ${token}` } }, this);
   }
