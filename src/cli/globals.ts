@@ -195,6 +195,7 @@ Exit codes:
   3    authentication refused or login required (bad credentials, revoked grant, consent denied)
   4    rate-limited (the message, and retry_at with --json, say when the next attempt is allowed)
   5    network or server failure (unreachable, 5xx after retries, malformed response, lock timeout)
+  6    request: the API answered with an HTTP error status (the body is still printed)
   130  cancelled (Ctrl-C)
 
 Environment:
