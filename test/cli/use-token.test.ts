@@ -218,6 +218,7 @@ describe("hpauth request", () => {
     const r = await hpauth(["request", ...p.flags, "/api/v1/no-such-thing"], p.env);
     expect(r.code).toBe(6);
     expect(JSON.parse(r.out)).toMatchObject({ error: "not_found" });
+    expect(r.err).toMatch(/^hpauth: HTTP 404 Not Found from http:\/\/127\.0\.0\.1:\d+\/api\/v1\/no-such-thing\n$/);
   });
 
   it("usage errors: another origin, an Authorization header, --paginate where the API has no paging", async () => {

@@ -129,7 +129,14 @@ export async function runRequest(options: RequestOptions, io: CommandIO): Promis
       const ok = res.ok || (res.status >= 300 && res.status < 400);
       const more = style && ok && page < MAX_PAGES;
       const parsed = await print(res, used, options, io, !!more);
-      if (!ok) return ExitCode.HTTP_ERROR;
+      if (!ok) {
+        // gh api's way: the body on stdout for scripts, one line on stderr for the person (path only: no query).
+        if (!options.quiet)
+          io.stderr.write(
+            `hpauth: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""} from ${url.origin}${url.pathname}\n`,
+          );
+        return ExitCode.HTTP_ERROR;
+      }
       if (!more) return ExitCode.OK;
       const next = nextPageUrl(style, url, parsed);
       if (!next) return ExitCode.OK;
