@@ -44,21 +44,34 @@ export function authInterceptor(source: TokenSource, options: AuthInterceptorOpt
   if (!source || typeof source.getToken !== "function" || typeof source.renewRejected !== "function") {
     throw new TypeError("authInterceptor(manager): pass a TokenManager (createTokenManager)");
   }
+  // The profile (so its API origin) never changes: remember the verdict per origin instead of asking each time.
+  const verdicts = new Map<string, boolean>();
+  const allowed = (opts: DispatchOptions): boolean => {
+    if (!opts.origin) return false;
+    const key = typeof opts.origin === "string" ? opts.origin : opts.origin.href;
+    let v = verdicts.get(key);
+    if (v === undefined) {
+      const origin = originOf(opts);
+      v = origin !== undefined && isApiOrigin(source, origin);
+      if (verdicts.size < 256) verdicts.set(key, v);
+    }
+    return v;
+  };
   return (dispatch) =>
     function hpauthInterceptor(opts: DispatchOptions, handler: DispatchHandler): boolean {
-      const url = requestUrl(opts);
+      if (!allowed(opts)) return dispatch(opts, handler);
       const headers = toHeaderMap(opts.headers);
-      if (!url || !isApiOrigin(source, url) || "authorization" in headers) return dispatch(opts, handler);
+      if ("authorization" in headers) return dispatch(opts, handler);
       const run = new AuthRun(source, dispatch, opts, headers, handler, options);
       run.start();
       return true;
     };
 }
 
-function requestUrl(opts: DispatchOptions): URL | undefined {
+function originOf(opts: DispatchOptions): string | undefined {
   if (!opts.origin) return undefined;
   try {
-    return new URL(opts.path, opts.origin);
+    return typeof opts.origin === "string" ? new URL(opts.origin).origin : opts.origin.origin;
   } catch {
     return undefined;
   }
