@@ -49,5 +49,10 @@ describe("checkCurlArgs", () => {
   it("refuses --location-trusted, and an argument list without any URL", () => {
     expect(() => checkCurlArgs(["--location-trusted", "/x"], m)).toThrow(/location-trusted/);
     expect(() => checkCurlArgs(["-sS", "-o", "file"], m)).toThrow(/needs the API URL/);
+    expect(() => checkCurlArgs(["-H", "Authorization: Basic eA==", "/x"], m)).toThrow(
+      /sends the profile's Authorization/,
+    );
+    expect(() => checkCurlArgs(["--header", "cookie: a=b", "/x"], m)).toThrow(/Authorization header itself/);
+    expect(checkCurlArgs(["-H", "Accept: application/json", "/x"], m)).toHaveLength(3);
   });
 });

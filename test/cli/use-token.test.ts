@@ -436,6 +436,8 @@ describe("hpauth exec", () => {
       a.env,
     );
     expect(r.code).toBe(7);
+    // 7200 s is Aruba's whole lifetime: the token cannot have that much left by the time it is checked.
+    expect(r.err).toMatch(/^Warning: the token expires in \d+ s, before --min-ttl 7200 s/);
     expect(JSON.parse(r.out).t).not.toBe(JSON.parse(first.out).t);
     const c = await counters("aruba-central");
     expect(c.logins).toBe(1);

@@ -67,6 +67,11 @@ export function checkCurlArgs(args: string[], manager: Pick<TokenManager, "apiUr
     if (pendingOption !== undefined) {
       // An option's value: a URL only for --url, or when it has an http(s) scheme (-e https://… is refused too,
       // rather than guessing which options send requests).
+      if ((pendingOption === "-H" || pendingOption === "--header") && /^\s*(authorization|cookie)\s*[:;]/i.test(arg)) {
+        throw new HpauthError("USAGE", "hpauth curl sends the profile's Authorization header itself", {
+          hint: "Drop -H Authorization/Cookie, or run curl directly with your own credentials.",
+        });
+      }
       const isUrl = pendingOption === "--url" || /^https?:\/\//i.test(arg);
       out.push(isUrl ? check(arg) : arg);
       if (isUrl) urls++;

@@ -7,7 +7,7 @@
  */
 import { HpauthError } from "../../engine/errors.js";
 import { runChild } from "../child.js";
-import { clearProgress, makeManager, openStore, resolveCliProfile } from "../context.js";
+import { clearProgress, makeManager, openStore, resolveCliProfile, warn } from "../context.js";
 import type { CommandIO } from "../io.js";
 import type { GlobalOptions } from "../options.js";
 import { terminalAuthorizer } from "./token.js";
@@ -46,6 +46,15 @@ export async function runExec(options: ExecOptions, io: CommandIO): Promise<numb
     });
     token = t.accessToken;
     expiresAt = t.expiresAt;
+    const left = Math.floor((t.expiresAt.getTime() - Date.now()) / 1000);
+    if (options.minTtl !== undefined && left < options.minTtl) {
+      // The provider's tokens do not live that long: say so before a long run fails midway.
+      warn(
+        io,
+        options,
+        `Warning: the token expires in ${left} s, before --min-ttl ${options.minTtl} s: ${profile.provider} tokens do not live that long. Split the run, or use a tool that asks for a token itself.`,
+      );
+    }
   } finally {
     await store.close?.();
     clearProgress(io);
