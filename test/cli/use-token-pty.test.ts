@@ -10,9 +10,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
+import { privateCli } from "./private-cli.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const bin = join(root, "bin/hpauth.js");
+/** The built CLI, copied (see privateCli). */
+let bin = join(root, "bin/hpauth.js");
 const hasScript = (() => {
   try {
     execFileSync("script", ["--version"], { stdio: "ignore" });
@@ -30,6 +32,7 @@ describe.skipIf(!hasScript || process.platform !== "linux")("on a terminal", () 
   beforeAll(async () => {
     emu = await startEmulator();
     dir = await mkdtemp(join(tmpdir(), "hpauth-usepty-"));
+    bin = await privateCli(dir);
   });
   afterAll(async () => {
     await emu?.close();

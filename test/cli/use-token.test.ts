@@ -13,9 +13,11 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { arubaFlags } from "./helpers.js";
+import { privateCli } from "./private-cli.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const bin = join(root, "bin/hpauth.js");
+/** The built CLI, copied (see privateCli). */
+let bin = join(root, "bin/hpauth.js");
 
 interface Result {
   code: number | null;
@@ -112,6 +114,7 @@ async function listen(s: Server): Promise<string> {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "hpauth-use-"));
+  bin = await privateCli(dir);
   emu = await startEmulator();
 });
 afterAll(async () => {
