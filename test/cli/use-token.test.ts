@@ -316,6 +316,28 @@ describe("hpauth request", () => {
   });
 });
 
+describe("hpauth request redirects", () => {
+  it("a redirect to another origin is followed without the token", async () => {
+    const other = recorder((_g, res) =>
+      res.writeHead(200, { "content-type": "application/json" }).end('{"where":"other"}'),
+    );
+    const otherUrl = await listen(other.server);
+    const api = recorder((_g, res) => res.writeHead(302, { location: `${otherUrl}/landing` }).end());
+    const url = await listen(api.server);
+    try {
+      const p = gl("rd1", ["--api-base-url", url]);
+      const r = await hpauth(["request", ...p.flags, "/report"], p.env);
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out)).toEqual({ where: "other" });
+      expect(api.got[0]!.headers.authorization).toMatch(/^Bearer /);
+      expect(other.got[0]!.headers.authorization).toBeUndefined();
+    } finally {
+      await new Promise((r) => api.server.close(r));
+      await new Promise((r) => other.server.close(r));
+    }
+  });
+});
+
 /** The pids of `pid`'s children (Linux /proc). */
 async function childrenOf(pid: number): Promise<number[]> {
   const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
