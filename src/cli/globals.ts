@@ -196,6 +196,7 @@ Exit codes:
   4    rate-limited (the message, and retry_at with --json, say when the next attempt is allowed)
   5    network, server or token-store failure (unreachable, 5xx after retries, malformed response,
        lock timeout, --timeout passed, a damaged or inaccessible token store)
+  6    request: the API answered with an HTTP error status (the body is still printed)
   130  cancelled (Ctrl-C)
 
 Environment:

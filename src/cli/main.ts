@@ -9,12 +9,15 @@ import { withConfigKeys } from "../engine/field-names.js";
 import { redact } from "../engine/redact.js";
 import { findCommand, loadCommander, type ParsedArgv, type Program, parse, parseFast } from "./argv.js";
 import type { AnyCommandDef } from "./command.js";
+import { curl } from "./commands/curl.def.js";
 import { demo } from "./commands/demo.def.js";
 import { emulate } from "./commands/emulate.def.js";
+import { exec } from "./commands/exec.def.js";
 import { inspect } from "./commands/inspect.def.js";
 import { login } from "./commands/login.def.js";
 import { logout } from "./commands/logout.def.js";
 import { profiles } from "./commands/profiles.def.js";
+import { request } from "./commands/request.def.js";
 import { status } from "./commands/status.def.js";
 import { header, token } from "./commands/token.def.js";
 import type { CommandIO } from "./io.js";
@@ -24,7 +27,20 @@ import { formatWhen } from "./time.js";
 export const VERSION = "0.1.0";
 
 /** Every command, in the order `hpauth --help` lists them. A new command: add its definition here. */
-const COMMANDS: readonly AnyCommandDef[] = [token, header, status, inspect, logout, profiles, login, emulate, demo];
+const COMMANDS: readonly AnyCommandDef[] = [
+  token,
+  header,
+  request,
+  curl,
+  exec,
+  status,
+  inspect,
+  logout,
+  profiles,
+  login,
+  emulate,
+  demo,
+];
 
 const PROGRAM: Program = {
   version: VERSION,

@@ -45,6 +45,8 @@ export const ExitCode = {
   RATE_LIMITED: 4,
   /** Network, server or token-store failure. */
   NETWORK: 5,
+  /** `hpauth request`: the API's final answer was an HTTP error status (4xx/5xx); its body is still printed. */
+  HTTP_ERROR: 6,
   CANCELLED: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

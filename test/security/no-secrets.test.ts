@@ -849,6 +849,42 @@ describe("CLI: every command's stdout and stderr, the config file, the emulator'
     await hpauth(["profiles", "show", "gl-env", "--json"]);
   });
 
+  it("request, curl and exec: success, the 401 path (Identity's 401 bodies echo the token), an HTTP error", async () => {
+    const admin = (path: string, body: unknown) =>
+      fetch(new URL(path, ready.adminUrl), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const warranty = "/support/entitlement/v1/warrantyCheck/CZJ12345AB/P1234A?cc=US";
+    const run = async (args: string[], code = 0) => {
+      const r = await hpauth(args);
+      expect(r.code, `hpauth ${args.join(" ")}: ${r.err}`).toBe(code);
+      return r;
+    };
+    await run(["request", "-p", "id", "-v", "-i", warranty]);
+    // Revoked ("Invalid access token: <token>") and then expired ("Access token expired: <token>"): each answered
+    // 401 with the token in the body; each time one renewal and one retry.
+    await admin("/revoke", { provider: "hpe-identity" });
+    await run(["request", "-p", "id", "-v", warranty]);
+    await admin("/clock/advance", { seconds: 4000 });
+    await run(["request", "-p", "id", "-v", warranty]);
+    await run(["request", "-p", "id", "/support/entitlement/v1/warrantyCheck/CZJ12345AB/P1234A"], 6); // no cc: 400
+    await run(["request", "-p", "gl", "-v", "--paginate", "/api/v1/storage-systems?limit=1"]);
+    await run(["request", "-p", "aruba", "-v", "/monitoring/v2/aps"]);
+    await run(["curl", "-p", "gl", "-v", "--", "-sS", "-i", "/api/v1/storage-systems"]);
+    await run([
+      "exec",
+      "-p",
+      "aruba",
+      "-v",
+      "--",
+      process.execPath,
+      "-e",
+      "process.exit(process.env.HPAUTH_TOKEN ? 0 : 9)",
+    ]);
+  });
+
   it("login --import of an Aruba token pair (stdin), then refreshes it", async () => {
     const files = await storeTranscripts(storeDir, "cli");
     const aruba = files

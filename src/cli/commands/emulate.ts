@@ -62,7 +62,12 @@ export async function loadEmulatorConfig(file: string): Promise<EmulatorOptions>
   let data: unknown;
   try {
     const ext = extname(file).toLowerCase();
-    data = ext === ".toml" ? parseToml(text) : ext === ".yaml" || ext === ".yml" ? parseYaml(text, { logLevel: "error" }) : JSON.parse(text);
+    data =
+      ext === ".toml"
+        ? parseToml(text)
+        : ext === ".yaml" || ext === ".yml"
+          ? parseYaml(text, { logLevel: "error" })
+          : JSON.parse(text);
   } catch (e) {
     throw invalid(file, `not valid ${extname(file).slice(1) || "JSON"}: ${(e as Error).message.split("\n")[0]}`);
   }

@@ -17,7 +17,7 @@ import { formatDuration } from "../time.js";
  * would do it. The login module (loopback listener, browser launcher) is imported only then: a cached token never
  * pays for it. Without a terminal the engine reports LOGIN_REQUIRED (exit 3) with the `hpauth login` hint.
  */
-function terminalAuthorizer(io: CommandIO, profile: NamedProfile): InteractiveAuthorizer | undefined {
+export function terminalAuthorizer(io: CommandIO, profile: NamedProfile): InteractiveAuthorizer | undefined {
   if (!io.stdinIsTTY || !io.stderrIsTTY) return undefined;
   return async (request) => {
     clearProgress(io);

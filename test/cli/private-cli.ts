@@ -1,0 +1,31 @@
+/**
+ * A private copy of the built CLI (bin/hpauth.js + dist/cli.js + dist/cli-chunks/, a self-contained bundle) in a
+ * test's own directory: test/cli/binary.test.ts rebuilds dist/cli-chunks while other files run, and a CLI started
+ * in that window finds its chunks missing. The copy is what users run, byte for byte; it is checked by running it.
+ */
+import { execFile } from "node:child_process";
+import { cp, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+export async function privateCli(dir: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const target = join(dir, `cli-${attempt}`);
+    await mkdir(join(target, "dist"), { recursive: true });
+    await cp(join(root, "bin"), join(target, "bin"), { recursive: true });
+    await cp(join(root, "dist", "cli.js"), join(target, "dist", "cli.js"));
+    await cp(join(root, "dist", "cli-chunks"), join(target, "dist", "cli-chunks"), { recursive: true });
+    const bin = join(target, "bin", "hpauth.js");
+    try {
+      // `request --help` loads commander and the help path: a missing chunk fails here, not in a test.
+      await promisify(execFile)(process.execPath, [bin, "request", "--help"], { timeout: 20_000 });
+      return bin;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+  }
+}
