@@ -3,7 +3,7 @@
 // emulator, YAML/TOML parsers, the login listener) land in chunks under dist/cli-chunks/ that are read only when
 // that command runs. A single-file bundle made Node parse ~850 KB on every `hpauth token`; split, the cached
 // token path reads what it uses. commander is a chunk of its own too: a plain `hpauth token` is parsed without
-// it (src/cli/main.ts), and proper-lockfile, jose and oauth4webapi are imported only when a lock, `inspect` or a
+// it (src/cli/argv.ts), and proper-lockfile, jose and oauth4webapi are imported only when a lock, `inspect` or a
 // grant needs them.
 //
 //   node scripts/build.mjs              library + CLI

@@ -14,6 +14,7 @@ import type { EngineEvent, InteractiveAuthorizer, NamedProfile } from "../engine
 import { defaultTokenDir, FileTokenStore } from "../stores/file.js";
 import { MemoryTokenStore } from "../stores/memory.js";
 import type { TokenStore } from "../stores/types.js";
+import { parseStore } from "./globals.js";
 import type { CommandIO } from "./io.js";
 import type { GlobalOptions } from "./options.js";
 import { clearProgress, progressEnabled, showProgress } from "./progress.js";
@@ -60,11 +61,20 @@ export async function resolveCliProfile(
   return { ...resolved, config: cfg };
 }
 
-/** `--store memory`, else a FileTokenStore in `--store-dir` / HPAUTH_STORE_DIR / the platform default. */
+/**
+ * The one place the CLI creates token stores: `--store` / HPAUTH_STORE (`file`, the default; `memory`; or a
+ * `redis://` / `rediss://` URL), the file store in `--store-dir` / HPAUTH_STORE_DIR / the platform default.
+ */
 export function openStore(options: GlobalOptions, io: CommandIO, platform: CliPlatform = hostPlatform()): TokenStore {
-  const kind = options.store ?? io.env.HPAUTH_STORE ?? "file";
+  const env = io.env.HPAUTH_STORE;
+  const kind = options.store ?? (env ? parseStore(env, "HPAUTH_STORE") : "file");
   if (kind === "memory") return new MemoryTokenStore();
-  if (kind !== "file") throw new HpauthError("USAGE", `Unknown token store "${kind}" (use file or memory)`);
+  if (kind !== "file") {
+    // A redis:// or rediss:// URL (parseStore allows nothing else).
+    throw new HpauthError("USAGE", "The Redis store is not available in this build of hpauth", {
+      hint: "Use --store file (the default) or --store memory.",
+    });
+  }
   const dir =
     options.storeDir || io.env.HPAUTH_STORE_DIR || defaultTokenDir(io.env, platform.platform, platform.homedir);
   // The store names files and keys in its warnings, never token values; redact() is a second look all the same.

@@ -1,4 +1,4 @@
-/** Options every command gets (global flags), as parsed by parseArgv in main.ts. */
+/** Options every command gets (global flags, src/cli/globals.ts), as parsed by argv.ts. */
 export interface GlobalOptions {
   config?: string;
   profile?: string;
@@ -6,7 +6,7 @@ export interface GlobalOptions {
   verbose: boolean;
   quiet: boolean;
   color: boolean;
-  /** `file` (default) or `memory`. */
+  /** `file` (default), `memory`, or a `redis://` / `rediss://` URL (checked by globals.ts parseStore). */
   store?: string;
   storeDir?: string;
   /** Profile field flags, camelCase keys, raw values (strings; booleans for --pkce/--no-pkce). */
@@ -44,4 +44,4 @@ export interface ProfilesOptions extends GlobalOptions {
 export interface DemoOptions extends GlobalOptions {}
 
 // `emulate` and `login` take the option types their own modules export (RunEmulateOptions, RunLoginOptions);
-// main.ts maps flags onto them (emulateOptions, loginOptions).
+// their definitions (commands/*.def.ts) map flags onto them.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { emulateOptions, fastTokenArgv, loginOptions, parseArgv } from "../../src/cli/main.js";
+import { fastTokenArgv, main, parseArgv } from "../../src/cli/main.js";
 import { HpauthError } from "../../src/engine/errors.js";
+import { capture } from "./helpers.js";
 
 describe("parseArgv", () => {
   const cases: [string[], string, Record<string, unknown>][] = [
@@ -51,6 +52,8 @@ describe("parseArgv", () => {
     ],
     [["profiles", "rm", "work"], "profiles", { action: "remove", name: "work" }],
     [["token", "--store", "memory", "--store-dir", "/tmp/x"], "token", { store: "memory", storeDir: "/tmp/x" }],
+    [["status", "--store", "redis://127.0.0.1:6379/0"], "status", { store: "redis://127.0.0.1:6379/0" }],
+    [["token", "--store=rediss://u@h:6380"], "token", { store: "rediss://u@h:6380" }],
     [["demo", "--json"], "demo", { json: true }],
     [["emulate", "--port", "9400"], "emulate", { port: 9400 }],
     [["login", "--no-browser"], "login", { browser: false }],
@@ -72,7 +75,7 @@ describe("parseArgv", () => {
       { json: false, verbose: false, techpulseExpiresInMillis: true, revokeFamilyOnRefreshReuse: true },
     ],
   ])("emulate %j → RunEmulateOptions %j", (argv, expected) => {
-    expect(emulateOptions(parseArgv(argv).options)).toEqual(expected);
+    expect(parseArgv(argv).options).toEqual(expected);
   });
 
   it.each([
@@ -84,7 +87,7 @@ describe("parseArgv", () => {
     [["login", "--import-tokens", "--json"], { importTokens: true, json: true }],
     [["login", "--callback-port", "9000"], { fields: { callbackPort: "9000" } }],
   ])("login %j → RunLoginOptions %j", (argv, expected) => {
-    const o = loginOptions(parseArgv(argv).options);
+    const o = parseArgv(argv).options;
     expect(o).toMatchObject(expected);
     if (!("port" in expected)) expect(o).not.toHaveProperty("port");
   });
@@ -106,7 +109,8 @@ describe("parseArgv", () => {
     [["token", "--bogus"], /unknown option '--bogus'/],
     [["tokn"], /unknown command 'tokn'/],
     [["token", "--min-ttl", "abc"], /--min-ttl/],
-    [["token", "--store", "redis"], /--store/],
+    [["token", "--store", "redis"], /--store must be file, memory or a redis/],
+    [["status", "--store", "http://h"], /--store must be file, memory or a redis/],
     [["profiles", "show"], /missing required argument/],
   ])("%j → usage error", (argv, re) => {
     try {
@@ -132,6 +136,40 @@ describe("parseArgv", () => {
     }
   });
 
+  it("each command's --help lists the global options that apply to it, and only those", () => {
+    const helpOf = (argv: string[]) => parseArgv([...argv, "--help"]).text ?? "";
+    for (const cmd of ["token", "header", "status", "inspect", "logout", "login", "profiles"]) {
+      const h = helpOf([cmd]);
+      expect(h, cmd).toMatch(/Global Options:\n/);
+      for (const flag of ["-p, --profile <name>", "-c, --config <path>", "--json", "--store <kind>", "--store-dir"])
+        expect(h, `${cmd} ${flag}`).toContain(flag);
+      expect(h, cmd).toMatch(/Profile fields \(override[^\n]*\n {2}--provider/);
+      expect(h, cmd).not.toContain("--version");
+    }
+    // Subcommands show them too.
+    expect(helpOf(["profiles", "add"])).toMatch(/Global Options:[\s\S]*-p, --profile/);
+    // demo uses no config, no profile, no store; emulate takes --config (emulator options) but no profile.
+    const demo = helpOf(["demo"]);
+    expect(demo).toMatch(/Global Options:[\s\S]*--json/);
+    for (const flag of ["--profile", "--config", "--store", "--client-id"]) expect(demo).not.toContain(flag);
+    const emulate = helpOf(["emulate"]);
+    expect(emulate).toContain("-c, --config <path>");
+    for (const flag of ["--profile", "--store", "--client-id"]) expect(emulate).not.toContain(flag);
+  });
+
+  it("a redis:// store is refused where stores are created, with a usage error (until the Redis store lands)", async () => {
+    const c = capture({ S: "x" });
+    const code = await main(
+      ["status", "--store", "redis://127.0.0.1:1/0", "--provider", "greenlake", "--client-id", "x"],
+      c.io,
+    );
+    expect(code, c.err()).toBe(2);
+    expect(c.err()).toMatch(/Redis store is not available/);
+    const env = capture({ HPAUTH_STORE: "nope" });
+    expect(await main(["status", "--provider", "greenlake", "--client-id", "x"], env.io)).toBe(2);
+    expect(env.err()).toMatch(/HPAUTH_STORE must be file, memory or a redis/);
+  });
+
   it("bare `hpauth` shows help as a usage error", () => {
     const r = parseArgv([]);
     expect(r.command).toBe("help");
@@ -155,6 +193,7 @@ describe("fastTokenArgv: `token` / `header` parsed without commander, exactly as
     ["token", "--min-ttl", "5", "--min-ttl", "7"],
     ["token", "--store", "memory", "--store-dir", "/tmp/x"],
     ["token", "--store=file", "--store-dir=/tmp/y"],
+    ["token", "--store", "redis://127.0.0.1:6379/0"],
     ["token", "--profile=work", "--config=/a=b.toml"],
     ["-p", "a", "token", "-p", "b"],
     ["token", "--client-id", "-starts-with-dash"],

@@ -1,7 +1,7 @@
 /**
  * `hpauth emulate`: runs the emulator (src/emulator) until SIGINT/SIGTERM, printing where everything is.
  *
- * Flags → RunEmulateOptions (for main.ts's argv mapping):
+ * Flags → RunEmulateOptions (mapped in ./emulate.def.ts):
  *   --host <addr>                 host      interface to bind (default 127.0.0.1)
  *   --port <n>                    port      0 (default): ephemeral ports; N: admin on N, providers on N+1…N+5
  *                                           (techpulse, wxp, greenlake, aruba-central, hpe-identity)

@@ -3,7 +3,7 @@
  * import of a token pair made elsewhere (Aruba Central's UI: the only way in for SSO/MFA accounts), and for every
  * other provider a forced new grant through the engine, reported without the token.
  *
- * Options this command reads (main.ts maps flags onto them; GlobalOptions as for every command):
+ * Options this command reads (./login.def.ts maps flags onto them; GlobalOptions as for every command):
  *   browser: false      --no-browser: print the URL and read the redirected address (or code) from stdin
  *   noBrowser: true     the same, spelled positively
  *   paste: true         --paste: the same as --no-browser
