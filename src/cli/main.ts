@@ -14,6 +14,7 @@ import { inspect } from "./commands/inspect.def.js";
 import { login } from "./commands/login.def.js";
 import { logout } from "./commands/logout.def.js";
 import { profiles } from "./commands/profiles.def.js";
+import { proxy } from "./commands/proxy.def.js";
 import { status } from "./commands/status.def.js";
 import { header, token } from "./commands/token.def.js";
 import type { CommandIO } from "./io.js";
@@ -23,7 +24,18 @@ import { formatWhen } from "./time.js";
 export const VERSION = "0.1.0";
 
 /** Every command, in the order `hpauth --help` lists them. A new command: add its definition here. */
-const COMMANDS: readonly AnyCommandDef[] = [token, header, status, inspect, logout, profiles, login, emulate, demo];
+const COMMANDS: readonly AnyCommandDef[] = [
+  token,
+  header,
+  status,
+  inspect,
+  logout,
+  profiles,
+  login,
+  proxy,
+  emulate,
+  demo,
+];
 
 const PROGRAM: Program = {
   version: VERSION,
