@@ -7,7 +7,8 @@
 //
 // Two scenarios: `api-like` — the upstream answers after 20 ms, as a real API at best does, 50 connections: what a
 // user sees; `saturated` — the upstream answers at once, 10 connections, every process CPU-bound on 2 shared cores:
-// the proxy's own cost laid bare (it does more work per request than this upstream, so the ratio is well below 1).
+// the proxy's own cost laid bare (it does more work per request than this upstream, so the ratio is well below 1),
+// with the default file store (a token-file read per request, or per burst of concurrent requests) and --store memory.
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
@@ -61,7 +62,7 @@ const tokenRes = await fetch(`${gl.baseUrl}/as/token.oauth2`, {
 });
 const directToken = (await tokenRes.json()).access_token;
 
-async function scenario(name, { delayMs, connections, seconds, rounds }) {
+async function scenario(name, { delayMs, connections, seconds, rounds, store = "file" }) {
   const up = child([join(repo, "bench", "proxy-upstream.mjs")], { ...minimalEnv, DELAY_MS: String(delayMs) });
   const upstream = `http://127.0.0.1:${await up.line}`;
   const px = child(
@@ -81,6 +82,8 @@ async function scenario(name, { delayMs, connections, seconds, rounds }) {
       "GL_SECRET",
       "--store-dir",
       join(root, `store-${name}`),
+      "--store",
+      store,
     ],
     { ...minimalEnv, GL_SECRET: gl.clientSecret },
   );
@@ -111,6 +114,7 @@ async function scenario(name, { delayMs, connections, seconds, rounds }) {
   const added = runs.proxy.map((x, i) => x.p99 - runs.direct[i].p99);
   return {
     scenario: name,
+    store,
     upstream_delay_ms: delayMs,
     connections,
     rounds,
@@ -130,6 +134,8 @@ try {
   log(JSON.stringify(results.at(-1)));
   results.push(await scenario("saturated", { delayMs: 0, connections: 10, seconds, rounds }));
   log(JSON.stringify(results.at(-1)));
+  results.push(await scenario("saturated", { delayMs: 0, connections: 10, seconds, rounds, store: "memory" }));
+  log(JSON.stringify(results.at(-1)));
 } finally {
   await emu.close();
   await rm(root, { recursive: true, force: true });
@@ -139,7 +145,7 @@ if (asJson) process.stdout.write(`${JSON.stringify(doc)}\n`);
 else {
   for (const r of results)
     log(
-      `${r.scenario.padEnd(10)} direct ${r.direct.rps} req/s p99 ${r.direct.p99_ms} ms | proxy ${r.proxy.rps} req/s p99 ${r.proxy.p99_ms} ms | throughput ×${r.throughput_ratio}, p99 +${r.p99_added_ms} ms`,
+      `${r.scenario.padEnd(10)} ${r.store.padEnd(6)} direct ${r.direct.rps} req/s p99 ${r.direct.p99_ms} ms | proxy ${r.proxy.rps} req/s p99 ${r.proxy.p99_ms} ms | throughput ×${r.throughput_ratio}, p99 +${r.p99_added_ms} ms`,
     );
 }
 process.exit(0);

@@ -477,7 +477,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         hosts: new Set(),
         origin: "",
       };
-      const server = createServer({ keepAliveTimeout: 5_000 }, onRequest(l));
+      // No overall request deadline (node's default cuts a request at 300 s): a large upload may take longer.
+      const server = createServer({ keepAliveTimeout: 5_000, requestTimeout: 0 }, onRequest(l));
       servers.push(server);
       const port = await new Promise<number>((resolve, reject) => {
         server.once("error", reject);

@@ -303,3 +303,41 @@ describe("own endpoints and shutdown", () => {
     await closed;
   });
 });
+
+describe("egress proxy", () => {
+  it("HTTP_PROXY carries the upstream requests (undici EnvHttpProxyAgent); NO_PROXY bypasses it", async () => {
+    const { createServer } = await import("node:http");
+    const seen: string[] = [];
+    // A minimal forward proxy: CONNECT tunnels (what undici's ProxyAgent uses, http:// targets included).
+    const egress = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.writeHead(502).end();
+    });
+    const { connect } = await import("node:net");
+    egress.on("connect", (req, client, head) => {
+      seen.push(`CONNECT ${req.url}`);
+      const [host, port] = String(req.url).split(":");
+      const server = connect(Number(port), host, () => {
+        client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+        server.write(head);
+        server.pipe(client);
+        client.pipe(server);
+      });
+      server.on("error", () => client.destroy());
+      client.on("error", () => server.destroy());
+    });
+    await new Promise<void>((r) => egress.listen(0, "127.0.0.1", () => r()));
+    const egressUrl = `http://127.0.0.1:${(egress.address() as { port: number }).port}`;
+    try {
+      const via = await start("greenlake", { env: { HTTP_PROXY: egressUrl } });
+      expect((await raw(`${via.base}/api/v1/storage-systems?limit=1`)).status).toBe(200);
+      expect(seen).toEqual([`CONNECT ${new URL(h.emu.providers.greenlake.baseUrl).host}`]);
+      const bypass = await start("greenlake", { env: { HTTP_PROXY: egressUrl, NO_PROXY: "127.0.0.1" } });
+      expect((await raw(`${bypass.base}/api/v1/storage-systems`)).status).toBe(200);
+      expect(seen).toHaveLength(1);
+    } finally {
+      egress.closeAllConnections();
+      await new Promise((r) => egress.close(r));
+    }
+  });
+});
