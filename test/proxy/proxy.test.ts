@@ -341,3 +341,44 @@ describe("egress proxy", () => {
     }
   });
 });
+
+describe("provider-specific refusals (the engine's isAuthFailure reads the body)", () => {
+  it("GreenLake 403 HPE_GL_ERROR 'expired' → renewed and retried; any other 400/403 body reaches the caller intact", async () => {
+    const { createServer } = await import("node:http");
+    const big = `{"errorCode":"HPE_GL_ERROR_BAD_REQUEST","message":"bad","pad":"${"x".repeat(200 * 1024)}"}`;
+    let calls = 0;
+    // DSCC as some clients report it: an expired token answered with 403 and an HPE_GL_ERROR body.
+    const api = createServer((req, res) => {
+      req.resume();
+      calls++;
+      if (req.url === "/first-expired" && calls === 1) {
+        res.writeHead(403, { "content-type": "application/json" });
+        return res.end('{"errorCode":"HPE_GL_ERROR_FORBIDDEN","message":"Jwt verification failed: token expired"}');
+      }
+      if (req.url === "/bad") {
+        res.writeHead(400, { "content-type": "application/json" });
+        return res.end(big);
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end('{"ok":true}');
+    });
+    await new Promise<void>((r) => api.listen(0, "127.0.0.1", () => r()));
+    try {
+      const manager = h.manager("greenlake", {
+        apiBaseUrl: `http://127.0.0.1:${(api.address() as { port: number }).port}`,
+      });
+      const run = await proxyFor([{ name: "gl", manager }]);
+      running.push(run);
+      const healed = await raw(`${run.url()}/first-expired`);
+      expect(healed.status).toBe(200);
+      expect(calls).toBe(2);
+      expect((await h.counters("greenlake")).tokensIssued).toBe(2);
+      const bad = await raw(`${run.url()}/bad`);
+      expect(bad.status).toBe(400);
+      expect(bad.text).toBe(big); // the 64 KiB the engine looked at, then the rest, in order
+      expect(calls).toBe(3);
+    } finally {
+      await new Promise((r) => api.close(r));
+    }
+  });
+});
