@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type Dispatcher, EnvHttpProxyAgent } from "undici";
-import { isHpauthError } from "../engine/errors.js";
+import { HpauthError, isHpauthError } from "../engine/errors.js";
 import type { TokenManager } from "../engine/manager.js";
 import { redact } from "../engine/redact.js";
 import type { AccessToken } from "../engine/types.js";
@@ -84,8 +84,9 @@ interface Listener {
   pending?: Promise<AccessToken> | undefined;
 }
 
+/** A request body read whole (≤ replayLimitBytes): it can be sent again after a token refusal. */
 class ReplayableBody {
-  constructor(readonly chunks: Buffer[] | undefined) {}
+  constructor(readonly chunks: Buffer[]) {}
 }
 
 /**
@@ -199,7 +200,6 @@ function hasBody(req: IncomingMessage): boolean {
 export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const host = options.host ?? "127.0.0.1";
   if (!isLoopbackHost(host) && !options.allowRemote) {
-    const { HpauthError } = await import("../engine/errors.js");
     throw new HpauthError(
       "USAGE",
       `Refusing to listen on ${host}: the proxy hands out API access to whoever reaches it`,
@@ -293,7 +293,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     }
   }
 
-  /** Sends one upstream request; undefined when the upstream could not be reached (the answer is then sent). */
+  /** Sends one upstream request (rejects when the upstream cannot be reached). */
   async function send(
     l: Listener,
     req: IncomingMessage,
