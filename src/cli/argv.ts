@@ -229,6 +229,10 @@ function fastParse(spec: Program, argv: readonly string[]): Chosen | undefined {
           raw[flag.key] = [...((raw[flag.key] as string[] | undefined) ?? []), value];
           continue;
         }
+        if (flag.key === "profile" && raw.profile !== undefined) {
+          raw.profile = [raw.profile, value].flat(); // as globals.ts's -p argParser: a repeated -p is kept whole
+          continue;
+        }
         try {
           raw[flag.key] = flag.parse ? flag.parse(value) : value;
         } catch {

@@ -127,6 +127,10 @@ export function registerGlobalOptions(program: Command, { Option }: Commander): 
       const parse = s.parse;
       option.argParser((v: string) => parse(v));
     }
+    // A repeated -p is kept whole (`hpauth proxy -p a -p b`): one → a string as before, more → an array.
+    if (s.key === "profile") {
+      option.argParser((v: string, prev: string | string[] | undefined) => (prev === undefined ? v : [prev, v].flat()));
+    }
     if (s.kind === "record") {
       option.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
     }
@@ -179,6 +183,10 @@ export function globalOptions(raw: Record<string, unknown>): GlobalOptions {
   };
   for (const k of ["config", "profile", "store", "storeDir"] as const) {
     if (typeof raw[k] === "string") options[k] = raw[k] as string;
+  }
+  if (Array.isArray(raw.profile)) {
+    options.profiles = raw.profile.map(String);
+    options.profile = options.profiles[options.profiles.length - 1] as string;
   }
   return options;
 }

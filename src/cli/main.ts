@@ -17,6 +17,7 @@ import { inspect } from "./commands/inspect.def.js";
 import { login } from "./commands/login.def.js";
 import { logout } from "./commands/logout.def.js";
 import { profiles } from "./commands/profiles.def.js";
+import { proxy } from "./commands/proxy.def.js";
 import { request } from "./commands/request.def.js";
 import { status } from "./commands/status.def.js";
 import { header, token } from "./commands/token.def.js";
@@ -38,6 +39,7 @@ const COMMANDS: readonly AnyCommandDef[] = [
   logout,
   profiles,
   login,
+  proxy,
   emulate,
   demo,
 ];

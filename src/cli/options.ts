@@ -2,6 +2,8 @@
 export interface GlobalOptions {
   config?: string;
   profile?: string;
+  /** Every `-p` given, in order, when there was more than one (`hpauth proxy -p a -p b`); `profile` is the last. */
+  profiles?: string[];
   json: boolean;
   verbose: boolean;
   quiet: boolean;

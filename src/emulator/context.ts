@@ -61,5 +61,7 @@ export interface Route {
   endpoints: readonly FaultEndpoint[];
   /** Counted as a token-endpoint request or a protected API call before anything else happens. */
   counts?: "tokenRequests" | "apiCalls";
+  /** The handler reads `ctx.req` itself (unbounded, streamed uploads); `ctx.body` is then empty. */
+  streamsBody?: boolean;
   handle(ctx: Ctx): Promise<void> | void;
 }

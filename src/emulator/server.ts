@@ -292,9 +292,9 @@ function providerHandler(provider: EmulatedProvider, env: Env, closing: AbortSig
       );
     }
     if (route.counts) state.count(provider, route.counts);
-    let body: Buffer;
+    let body: Buffer = Buffer.alloc(0);
     try {
-      body = await readBody(req, config.bodyLimitBytes);
+      if (!route.streamsBody) body = await readBody(req, config.bodyLimitBytes);
     } catch (e) {
       if (!(e instanceof BodyTooLarge)) return; // the client went away
       state.refuse(provider, "body_too_large");
@@ -309,7 +309,10 @@ function providerHandler(provider: EmulatedProvider, env: Env, closing: AbortSig
     const fault = state.takeFault(provider, route.endpoints);
     if (fault) {
       faulted = fault.type;
-      if (await applyFault(fault, res, closing, { req, url, body })) return;
+      if (await applyFault(fault, res, closing, { req, url, body })) {
+        if (route.streamsBody) req.resume();
+        return;
+      }
     }
     const ctx: Ctx = {
       ...env,

@@ -2,7 +2,10 @@
  * HPE GreenLake (DSCC): client_credentials at PingFederate's `/as/token.oauth2` (client_secret_post as in the curl
  * and PowerShell samples, or HTTP Basic as in the python sample), RS256 JWTs with the documented claims, a JWKS at
  * `/pf/JWKS` (PingFederate's path), and the DSCC API `GET /api/v1/storage-systems`. Seed 002.
+ * Not DSCC: `/api/v1/echo` (any method), a test endpoint that says what reached it — method, path, query, headers
+ * (credential values never echoed), the streamed body's size and SHA-256 — for testing proxies and clients.
  */
+import { createHash } from "node:crypto";
 import type { Ctx, Env, Route } from "../context.js";
 import { DSCC_STORAGE_SYSTEMS } from "../data.js";
 import { basicAuth, bearer, mediaType, NO_STORE, parseForm, sendJson } from "../http.js";
@@ -148,6 +151,77 @@ function storageSystems(ctx: Ctx) {
   sendJson(ctx.res, 200, { items, count: items.length, offset, total: DSCC_STORAGE_SYSTEMS.length }, headers);
 }
 
+/** Headers whose values are credentials: echoed as a verdict (`valid`/`invalid` token) or a count, never verbatim. */
+function echoHeaders(ctx: Ctx): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name, values] of Object.entries(ctx.req.headersDistinct)) {
+    if (!values) continue;
+    if (name === "authorization") {
+      out[name] = values.map((v) => {
+        const m = /^Bearer\s+(\S+)\s*$/i.exec(v);
+        return m && ctx.state.checkAccess(P, m[1]).ok ? "Bearer (valid)" : "(not a valid token)";
+      });
+    } else if (name === "cookie" || name === "proxy-authorization") {
+      out[name] = values.map((v) => `(${v.length} characters)`);
+    } else out[name] = values;
+  }
+  return out;
+}
+
+/**
+ * `ANY /api/v1/echo[?respond_bytes=N]`: needs a valid token like every protected API. Reads the body as a stream
+ * (no size limit, nothing buffered) and answers `{method, path, query, headers, body: {bytes, sha256}}`; with
+ * `respond_bytes`, answers that many bytes of application/octet-stream instead, streamed, after the upload ended.
+ */
+async function echo(ctx: Ctx) {
+  const token = bearer(ctx.req);
+  const check = token ? ctx.state.checkAccess(P, token) : undefined;
+  if (!check?.ok) {
+    ctx.req.resume();
+    const reason = !token ? "missing_token" : check?.reason === "unknown" ? "invalid_token" : `${check?.reason}_token`;
+    return glError(ctx, reason, 401, "Jwt verification failed: invalid token");
+  }
+  const hash = createHash("sha256");
+  let bytes = 0;
+  try {
+    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      hash.update(chunk);
+    }
+  } catch {
+    return; // the client went away mid-upload
+  }
+  const respond = Number(ctx.url.searchParams.get("respond_bytes") ?? "");
+  if (Number.isSafeInteger(respond) && respond >= 0 && ctx.url.searchParams.has("respond_bytes")) {
+    ctx.res.writeHead(200, { "content-type": "application/octet-stream", "content-length": respond });
+    const block = Buffer.alloc(Math.min(respond, 64 * 1024), 0x61);
+    let left = respond;
+    while (left > 0) {
+      const n = Math.min(left, block.length);
+      left -= n;
+      if (!ctx.res.write(n === block.length ? block : block.subarray(0, n))) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            ctx.res.off("drain", done).off("close", done);
+            resolve();
+          };
+          ctx.res.on("drain", done).on("close", done);
+        });
+        if (ctx.res.destroyed) return;
+      }
+    }
+    ctx.res.end();
+    return;
+  }
+  sendJson(ctx.res, 200, {
+    method: ctx.req.method,
+    path: ctx.url.pathname,
+    query: ctx.url.search,
+    headers: echoHeaders(ctx),
+    body: { bytes, sha256: hash.digest("hex") },
+  });
+}
+
 export function greenlakeRoutes(env: Env): Route[] {
   const keySet = () => jwks(env.keys[P]);
   return [
@@ -155,5 +229,15 @@ export function greenlakeRoutes(env: Env): Route[] {
     { method: "GET", path: "/pf/JWKS", endpoints: [], handle: (ctx) => sendJson(ctx.res, 200, keySet()) },
     { method: "GET", path: "/.well-known/jwks.json", endpoints: [], handle: (ctx) => sendJson(ctx.res, 200, keySet()) },
     { method: "GET", path: "/api/v1/storage-systems", endpoints: ["api"], counts: "apiCalls", handle: storageSystems },
+    ...["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"].map(
+      (method): Route => ({
+        method,
+        path: "/api/v1/echo",
+        endpoints: ["api"],
+        counts: "apiCalls",
+        streamsBody: true,
+        handle: echo,
+      }),
+    ),
   ];
 }
