@@ -3,6 +3,7 @@
  * category to an exit code in one place. The raw server response (if any) hangs off `response` and is
  * not enumerable, so it never lands in a log or a JSON dump by accident (the oauth4webapi way).
  */
+import { rfc3339 } from "./dates.js";
 
 /** Stable, exported error codes. Scripts may match on these; never rename one. */
 export type ErrorCode =
@@ -142,9 +143,7 @@ export class HpauthError extends Error {
       message: this.message,
       ...(this.hint ? { hint: this.hint } : {}),
       // RFC 3339 UTC to the second, rounded up: a caller waiting until retry_at is never early.
-      ...(this.retryAt
-        ? { retry_at: new Date(Math.ceil(this.retryAt.getTime() / 1000) * 1000).toISOString().replace(".000Z", "Z") }
-        : {}),
+      ...(this.retryAt ? { retry_at: rfc3339(this.retryAt, "up") ?? null } : {}),
       ...(this.status ? { status: this.status } : {}),
       ...(this.provider ? { provider: this.provider } : {}),
       ...(this.profile ? { profile: this.profile } : {}),

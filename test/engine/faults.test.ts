@@ -1,5 +1,6 @@
 /** Transient failures are retried (bounded, backoff recorded), others are not; counted with the emulator's counters. */
 import { describe, expect, it } from "vitest";
+import { rfc3339 } from "../../src/engine/dates.js";
 import { useHarness } from "./helpers.js";
 
 const h = useHarness();
@@ -82,7 +83,7 @@ describe("transient faults at the token endpoint", () => {
     expect(err.message).toMatch(
       /^GreenLake token request: service unavailable at http:\/\/127\.0\.0\.1:\d+ for 2m \(HTTP 503, Retry-After until \d{4}-\d\d-\d\dT/,
     );
-    expect(err.toJSON().retry_at).toBe(err.retryAt.toISOString());
+    expect(err.toJSON().retry_at).toBe(rfc3339(err.retryAt, "up"));
     expect((await h.counters("greenlake")).tokenRequests).toBe(1);
     expect(h.sleeps).toEqual([]);
   });
