@@ -447,7 +447,9 @@ export class TokenManager {
     // holder knows a refresh of this refresh token was sent. A store that cannot take it fails the refresh unsent.
     // Not for an import: its refresh token is not in the store yet (a refused import must not overwrite the stored
     // grant), and the user still holds it should the answer be lost.
-    const base = this.#refreshMarker && !extra.imported ? await this.#markRefreshPending(rec) : rec;
+    const marking = this.#refreshMarker && !extra.imported ? await this.#markRefreshPending(rec) : { marked: rec };
+    if ("newer" in marking) return this.#toAccessToken(marking.newer, "cache");
+    const base = marking.marked;
     try {
       const ctx = this.#flowContext(signal);
       // A refresh that reached the server may have rotated the refresh token: Ctrl-C must not throw its answer away.
@@ -475,7 +477,11 @@ export class TokenManager {
     }
   }
 
-  async #markRefreshPending(rec: TokenRecord): Promise<TokenRecord> {
+  /**
+   * Writes the refresh-in-flight marker. Refused because another holder saved a newer token meanwhile (our lease ran
+   * out while we were paused, before anything was sent): that token is served instead and nothing is sent.
+   */
+  async #markRefreshPending(rec: TokenRecord): Promise<{ marked: TokenRecord } | { newer: TokenRecord }> {
     const now = this.#rt.now();
     const marked: TokenRecord = { ...rec, refreshPendingSince: now, updatedAt: now };
     try {
@@ -483,13 +489,21 @@ export class TokenManager {
         ifCurrent: (cur) => cur?.accessToken === rec.accessToken && cur?.refreshToken === rec.refreshToken,
       });
     } catch (e) {
+      const newer = await this.#store.get(this.key).catch(() => undefined);
+      if (newer?.accessToken && newer.accessToken !== rec.accessToken && this.#fresh(newer, 0)) {
+        this.#emit({
+          type: "superseded",
+          message: "another process saved a newer token while this one's lock had expired; serving that one",
+        });
+        return { newer };
+      }
       throw new HpauthError(
         "STORE_ERROR",
         `Could not write to the ${this.#store.kind} store before refreshing (nothing was sent): ${(e as Error).message}`,
         { provider: this.profile.provider, profile: this.profile.name, hint: "Check the token store.", cause: e },
       );
     }
-    return marked;
+    return { marked };
   }
 
   async #loginLocked(prev: TokenRecord | undefined, signal?: AbortSignal): Promise<AccessToken> {

@@ -3,7 +3,7 @@
  * "host" starts with its own HOME and HOSTNAME. Secrets reach children through the environment, never argv. The
  * runner can stop itself at a named moment (E2E_PAUSE_AT) by printing `paused <moment>` and waiting 400 ms, so
  * the test can SIGSTOP it exactly there: `read` (first read under the credential's lock, before any request) or
- * `commit` (the write of a token the server already issued).
+ * `commit` (the write of a token the server already issued; not the refresh-in-flight marker written before the request).
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -75,7 +75,7 @@ const instrumented = {
     return r;
   },
   set: async (k, rec, o) => {
-    if (locked > 0 && rec.accessToken && !k.includes("budget")) await pause("commit");
+    if (locked > 0 && rec.accessToken && rec.refreshPendingSince === undefined && !k.includes("budget")) await pause("commit");
     return store.set(k, rec, o);
   },
   delete: (k) => store.delete(k),
