@@ -9,7 +9,7 @@
 
 import { MemoryTokenStore } from "../stores/memory.js";
 import type { TokenRecord, TokenStore } from "../stores/types.js";
-import { clampTimeMs } from "./dates.js";
+import { clampTimeMs, rfc3339 } from "./dates.js";
 import { formatDuration, formatMs } from "./duration.js";
 import { HpauthError, isHpauthError } from "./errors.js";
 import { DEFAULT_RETRY, type EventInput, type HttpContext, type RetryPolicy } from "./http.js";
@@ -489,14 +489,8 @@ export class TokenManager {
         ifCurrent: (cur) => cur?.accessToken === rec.accessToken && cur?.refreshToken === rec.refreshToken,
       });
     } catch (e) {
-      const newer = await this.#store.get(this.key).catch(() => undefined);
-      if (newer?.accessToken && newer.accessToken !== rec.accessToken && this.#fresh(newer, 0)) {
-        this.#emit({
-          type: "superseded",
-          message: "another process saved a newer token while this one's lock had expired; serving that one",
-        });
-        return { newer };
-      }
+      const newer = await this.#newerSaved(rec.accessToken);
+      if (newer) return { newer };
       throw new HpauthError(
         "STORE_ERROR",
         `Could not write to the ${this.#store.kind} store before refreshing (nothing was sent): ${(e as Error).message}`,
@@ -671,15 +665,9 @@ export class TokenManager {
     } catch (e) {
       // Refused because another holder wrote a newer token meanwhile (our lease ran out: a pause, a stall): serve
       // that one, never overwrite it.
-      const newer = await this.#store.get(this.key).catch(() => undefined);
-      if (newer?.accessToken && newer.accessToken !== prev?.accessToken && this.#fresh(newer, 0)) {
-        this.#emit({
-          type: "superseded",
-          message: "another process saved a newer token while this one's lock had expired; serving that one",
-        });
-        return newer;
-      }
-      const until = new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z");
+      const newer = await this.#newerSaved(prev?.accessToken);
+      if (newer) return newer;
+      const until = rfc3339(expiresAt);
       throw new HpauthError(
         "STORE_ERROR",
         `Could not save the new token to the ${this.#store.kind} store: ${(e as Error).message}`,
@@ -694,6 +682,20 @@ export class TokenManager {
       );
     }
     return record;
+  }
+
+  /**
+   * After a write was refused: the token another holder saved meanwhile (our lease ran out: a pause, a stall), if it
+   * is not `ours` and still good — served instead, never overwritten.
+   */
+  async #newerSaved(ours: string | undefined): Promise<TokenRecord | undefined> {
+    const newer = await this.#store.get(this.key).catch(() => undefined);
+    if (!newer?.accessToken || newer.accessToken === ours || !this.#fresh(newer, 0)) return undefined;
+    this.#emit({
+      type: "superseded",
+      message: "another process saved a newer token while this one's lock had expired; serving that one",
+    });
+    return newer;
   }
 
   async #recordError(e: unknown, opts: { clearPending?: boolean } = {}): Promise<void> {

@@ -5,6 +5,9 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { networkInterfaces, hostname as osHostname } from "node:os";
 
+/** Hop-by-hop fields of RFC 9110 §7.6.1 (plus the legacy Proxy-Connection): dropped in both directions. */
+const HOP_BY_HOP = ["connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade"];
+
 /**
  * Never forwarded upstream: hop-by-hop fields (RFC 9110 §7.6.1: Connection and the fields it names,
  * Proxy-Connection, Keep-Alive, TE, Transfer-Encoding, Upgrade), the caller's own credentials (Authorization,
@@ -12,12 +15,7 @@ import { networkInterfaces, hostname as osHostname } from "node:os";
  * and Expect (node:http already answered `100-continue`; undici refuses the field).
  */
 const REQUEST_DROP = new Set([
-  "connection",
-  "proxy-connection",
-  "keep-alive",
-  "te",
-  "transfer-encoding",
-  "upgrade",
+  ...HOP_BY_HOP,
   "host",
   "authorization",
   "proxy-authorization",
@@ -30,17 +28,7 @@ const REQUEST_DROP = new Set([
  * Never passed back to the caller: hop-by-hop fields, and Set-Cookie — the caller's cookies are never forwarded, so
  * a cookie the API sets could only pile up, unused, in a browser's jar for 127.0.0.1.
  */
-const RESPONSE_DROP = new Set([
-  "connection",
-  "proxy-connection",
-  "keep-alive",
-  "te",
-  "transfer-encoding",
-  "upgrade",
-  "proxy-authenticate",
-  "trailer",
-  "set-cookie",
-]);
+const RESPONSE_DROP = new Set([...HOP_BY_HOP, "proxy-authenticate", "trailer", "set-cookie"]);
 
 /** Field names listed in Connection (RFC 9110 §7.6.1: they are hop-by-hop too). */
 function connectionListed(value: string | string[] | undefined): Set<string> | undefined {

@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type Dispatcher, EnvHttpProxyAgent } from "undici";
+import { rfc3339 } from "../engine/dates.js";
 import { HpauthError, isHpauthError } from "../engine/errors.js";
 import type { TokenManager } from "../engine/manager.js";
 import { redact } from "../engine/redact.js";
@@ -128,10 +129,6 @@ function sendOwn(
     ...headers,
   });
   res.end(text);
-}
-
-function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /** The engine's error as the JSON of a 502 (message and hint redacted once more: they may quote a server). */

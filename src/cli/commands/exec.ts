@@ -5,6 +5,7 @@
  * fetched once, before CMD starts: a run longer than the token's life needs --min-ttl (or a tool that calls
  * `hpauth token` itself, or `hpauth proxy`).
  */
+import { rfc3339 } from "../../engine/dates.js";
 import { HpauthError } from "../../engine/errors.js";
 import { runChild } from "../child.js";
 import { clearProgress, makeManager, openStore, resolveCliProfile, warn } from "../context.js";
@@ -64,7 +65,7 @@ export async function runExec(options: ExecOptions, io: CommandIO): Promise<numb
     env: {
       ...io.env,
       [name]: token,
-      HPAUTH_TOKEN_EXPIRES_AT: expiresAt.toISOString().replace(/\.\d{3}Z$/, "Z"),
+      HPAUTH_TOKEN_EXPIRES_AT: rfc3339(expiresAt) ?? "",
     },
     stdio: "inherit",
     stdinIsTTY: io.stdinIsTTY,
