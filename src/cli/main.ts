@@ -68,13 +68,14 @@ export function fastTokenArgv(argv: readonly string[]): ParsedArgv | undefined {
 
 /** Runs the CLI with injected IO; returns the exit code. Errors are caught here, once. */
 export async function main(argv: readonly string[], io: CommandIO): Promise<number> {
-  const wantsJson = argv.includes("--json");
+  let wantsJson = argv.includes("--json");
   try {
     let parsed = fastTokenArgv(argv);
     if (!parsed) {
       await loadCommander();
       parsed = parseArgv(argv, true);
     }
+    wantsJson ||= parsed.options.json; // `token --format json` is --json, errors included
     if (parsed.command === "help" || parsed.command === "version") {
       // Help asked for goes to stdout; help shown because something was missing goes to stderr.
       (parsed.options.usageError ? io.stderr : io.stdout).write(parsed.text ?? "");
