@@ -13,6 +13,7 @@ import { curl } from "./commands/curl.def.js";
 import { demo } from "./commands/demo.def.js";
 import { emulate } from "./commands/emulate.def.js";
 import { exec } from "./commands/exec.def.js";
+import { gitCredential } from "./commands/git-credential.def.js";
 import { inspect } from "./commands/inspect.def.js";
 import { login } from "./commands/login.def.js";
 import { logout } from "./commands/logout.def.js";
@@ -40,6 +41,7 @@ const COMMANDS: readonly AnyCommandDef[] = [
   profiles,
   login,
   proxy,
+  gitCredential,
   emulate,
   demo,
 ];
