@@ -29,7 +29,7 @@ import { formatWhen } from "./time.js";
 export const VERSION = "0.1.0";
 
 /** Every command, in the order `hpauth --help` lists them. A new command: add its definition here. */
-const COMMANDS: readonly AnyCommandDef[] = [
+export const COMMANDS: readonly AnyCommandDef[] = [
   token,
   header,
   request,
