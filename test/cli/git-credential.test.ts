@@ -6,6 +6,7 @@
  * the protocol directly and its Authorization header checked against the API.
  */
 import { execFile, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -267,6 +268,35 @@ describe("hpauth git-credential with a real git", () => {
     );
     expect(kv(old.out).authtype).toBeUndefined();
     expect(old.err).toMatch(/git 2\.46/);
+  });
+
+  it("docs/git.md's config, as written (the emulator's client filled in), answers `git credential fill`", async () => {
+    const doc = readFileSync(new URL("../../docs/git.md", import.meta.url), "utf8");
+    const toml = /```toml\n([\s\S]*?)```/.exec(doc)?.[1] ?? "";
+    const gl = emu.providers.greenlake!;
+    expect(toml).toContain('client_id = "…"');
+    await writeFile(
+      join(dir, "doc-config.toml"),
+      toml.replace('client_id = "…"', `client_id = "${gl.clientId}"\nbase_url = "${gl.baseUrl}"`),
+    );
+    const gitLine =
+      /git config --global (credential\.https:\/\/git\.example\.com\.helper) '!hpauth git-credential'/.exec(doc);
+    expect(gitLine).not.toBeNull();
+    const r = await new Promise<{ out: string; code: number | null }>((resolve) => {
+      const child = spawn("git", ["-c", `${gitLine![1]}=${helper()}`, "credential", "fill"], {
+        env: { ...gitEnv, HPAUTH_CONFIG: join(dir, "doc-config.toml"), HPAUTH_STORE_DIR: join(dir, "doc-store") },
+      });
+      let out = "";
+      child.stdout.on("data", (c) => {
+        out += c;
+      });
+      child.on("close", (code) => resolve({ out, code }));
+      child.stdin.end("protocol=https\nhost=git.example.com\n\n");
+    });
+    expect(r.code).toBe(0);
+    const filled = kv(r.out);
+    expect(filled.username).toBe("x-access-token");
+    expect(await apiAccepts(`Bearer ${filled.password}`)).toBe(true);
   });
 
   it("never over plain http to a host that is not loopback", async () => {

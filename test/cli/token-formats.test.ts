@@ -3,7 +3,8 @@
  * a string: JSON Schemas (ajv) written from the tools' own definitions (test/cli/fixtures/schemas), a real kubectl
  * running hpauth as its exec credential plugin against a small API server that checks the bearer, Python's
  * strptime for az's local time, and a real bash `eval` for env. Every token is also checked against the emulator's
- * protected API, so "valid JSON" is not enough: the token in it must work.
+ * protected API, so "valid JSON" is not enough: the token in it must work. The snippets of docs/token-formats.md
+ * (kubeconfig exec block, Bazel wrapper and .bazelrc line, eval lines) are run as written, `hpauth` being this build.
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -16,6 +17,7 @@ import { promisify } from "node:util";
 import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { shellQuote } from "../../src/cli/token-formats.js";
 import { BUILT_CLI, runBuiltCli } from "./helpers.js";
 
@@ -294,6 +296,100 @@ describe("hpauth token --format", () => {
       }
       expect(seen.length).toBeGreaterThan(0);
       expect(seen.every((s) => s === "Bearer")).toBe(true);
+    });
+
+    describe("the snippets in docs/token-formats.md work as written", () => {
+      const doc = readFileSync(new URL("../../docs/token-formats.md", import.meta.url), "utf8");
+      /** The first ```lang block after the heading. */
+      const block = (heading: string, lang: string) => {
+        const from = doc.indexOf(`\n## ${heading}`);
+        const fence = "```";
+        const m = new RegExp(`${fence}${lang}\\n([\\s\\S]*?)${fence}`).exec(doc.slice(from));
+        if (from < 0 || !m) throw new Error(`no ${lang} block under ${heading}`);
+        return m[1] as string;
+      };
+      let docEnv: Record<string, string>;
+      /** `hpauth` in a shell snippet: this build. */
+      const shim = () => `hpauth() { ${shellQuote(process.execPath)} ${shellQuote(BUILT_CLI)} "$@"; }\n`;
+
+      beforeAll(async () => {
+        // The profiles the snippets name (gl, artifacts), both the emulator's GreenLake client.
+        const gl = emu.providers.greenlake!;
+        const profile = (name: string) =>
+          [
+            `[profiles.${name}]`,
+            'provider = "greenlake"',
+            `base_url = "${gl.baseUrl}"`,
+            `client_id = "${gl.clientId}"`,
+            'client_secret_env = "GL_SECRET"',
+            "",
+          ].join("\n");
+        await writeFile(join(dir, "docs-config.toml"), profile("gl") + profile("artifacts"));
+        docEnv = {
+          PATH: process.env.PATH ?? "",
+          HOME: join(dir, "docs-home"),
+          HPAUTH_CONFIG: join(dir, "docs-config.toml"),
+          HPAUTH_STORE_DIR: join(dir, "docs-store"),
+          GL_SECRET: env.GL_SECRET!,
+        };
+      });
+
+      it("env: the eval lines, in bash", async () => {
+        const script = `${shim()}${block("`env` (eval in a shell)", "sh")}\nprintf '%s\\n%s\\n%s\\n' "$HPAUTH_TOKEN" "$HPEGL_IAM_TOKEN" "$HPAUTH_TOKEN_EXPIRES_AT"`;
+        const { stdout } = await run("bash", ["-c", script], { env: docEnv });
+        const [a, b, expires] = stdout.split("\n");
+        expect(await apiAccepts(`Bearer ${a}`)).toBe(true);
+        expect(b).toBe(a);
+        expect(Date.parse(expires!)).toBeGreaterThan(Date.now());
+      });
+
+      it("bazel: the wrapper script, run the way Bazel runs it (`helper get`, the request on stdin)", async () => {
+        const wrapper = join(dir, "hpauth-credential-helper");
+        await writeFile(
+          wrapper,
+          block("`bazel` (Bazel credential helper)", "sh").replace(/^exec hpauth /m, `${shim()}hpauth `),
+          {
+            mode: 0o755,
+          },
+        );
+        const out = await new Promise<string>((resolve, reject) => {
+          const child = execFile(wrapper, ["get"], { env: docEnv }, (e, stdout) => (e ? reject(e) : resolve(stdout)));
+          child.stdin?.end(JSON.stringify({ uri: "https://artifacts.example.com/x.tar.gz" }));
+        });
+        const body = JSON.parse(out);
+        expect(validBazel(body), JSON.stringify(validBazel.errors)).toBe(true);
+        expect(await apiAccepts(body.headers.Authorization[0])).toBe(true);
+        const rc = block("`bazel` (Bazel credential helper)", "text");
+        expect(rc).toMatch(/^common --credential_helper=[\w.*-]+=%workspace%\/tools\/hpauth-credential-helper$/m);
+      });
+
+      it("kubectl: the kubeconfig user's exec block, with kubectl", async () => {
+        const user = parseYaml(block("`exec-credential` (kubectl)", "yaml")).users[0];
+        expect(user.user.exec.command).toBe("hpauth");
+        // Only the command is this build; apiVersion, args and interactiveMode are the doc's.
+        const exec = { ...user.user.exec, command: process.execPath, args: [BUILT_CLI, ...user.user.exec.args] };
+        if ((await kubectlMinor())! < 22) {
+          // The doc's note: kubectl before 1.22 knows only v1beta1 (and no interactiveMode).
+          exec.apiVersion = "client.authentication.k8s.io/v1beta1";
+          delete exec.interactiveMode;
+        }
+        const kubeconfig = join(dir, "kubeconfig-docs");
+        await writeFile(
+          kubeconfig,
+          JSON.stringify({
+            apiVersion: "v1",
+            kind: "Config",
+            clusters: [{ name: "fake", cluster: { server: apiUrl, "certificate-authority-data": caData } }],
+            users: [{ name: user.name, user: { exec } }],
+            contexts: [{ name: "c", context: { cluster: "fake", user: user.name } }],
+            "current-context": "c",
+          }),
+        );
+        const { stdout } = await run("kubectl", ["--kubeconfig", kubeconfig, "get", "--raw", "/api/docs-check"], {
+          env: docEnv,
+        });
+        expect(JSON.parse(stdout)).toEqual({ hpauth: "ok", path: "/api/docs-check" });
+      });
     });
   });
 });
