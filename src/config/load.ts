@@ -282,9 +282,11 @@ export function parseConfigWith(text: string, path: string, format: ConfigFormat
       `Defined profiles: ${Object.keys(config.profiles).join(", ") || "(none)"}.`,
     );
   }
+  // A warning, not an error: `profiles remove` of a profile a Git host names must not break every other command;
+  // `hpauth git-credential` for that host then fails naming the profile.
   for (const [host, entry] of Object.entries(config.gitCredential ?? {})) {
     if (!(entry.profile in config.profiles)) {
-      throw invalid(path, `git_credential "${host}": `, `profile "${entry.profile}" is not defined`);
+      warnings.push(`Config file ${path}: git_credential "${host}": profile "${entry.profile}" is not defined`);
     }
   }
   return config;
