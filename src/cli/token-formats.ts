@@ -13,8 +13,27 @@ function scheme(token: AccessToken): string {
   return /^bearer$/i.test(token.tokenType) ? "Bearer" : token.tokenType;
 }
 
+/**
+ * The engine takes any non-empty access_token string a server sends; one with CR, LF or NUL cannot travel in an HTTP
+ * header (and would add a header line, or a key=value line for git): refused, rather than printed.
+ */
+export function assertHeaderSafe(token: AccessToken): void {
+  if (/[\r\n\0]/.test(token.accessToken)) {
+    throw new HpauthError(
+      "INVALID_RESPONSE",
+      "The access token holds a line break or NUL, which no HTTP header can carry; not printing it",
+      {
+        hint: "The identity service sent a malformed token: try again later, or report it to the service's owner.",
+        provider: token.provider,
+        profile: token.profile,
+      },
+    );
+  }
+}
+
 /** `Authorization: Bearer …`, as `hpauth header` prints it. */
 export function headerLine(token: AccessToken): string {
+  assertHeaderSafe(token);
   return `Authorization: ${scheme(token)} ${token.accessToken}`;
 }
 
@@ -59,21 +78,27 @@ export function execCredentialRequest(env: Readonly<Record<string, string | unde
 } {
   const info = env.KUBERNETES_EXEC_INFO;
   if (!info) return { apiVersion: EXEC_API_VERSIONS[0] as string };
-  let parsed: { apiVersion?: unknown; spec?: { interactive?: unknown } };
+  let parsed: unknown;
   try {
     parsed = JSON.parse(info);
   } catch {
-    throw new HpauthError("USAGE", "KUBERNETES_EXEC_INFO is not JSON", {
+    parsed = undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new HpauthError("USAGE", "KUBERNETES_EXEC_INFO is not an ExecCredential (a JSON object)", {
       hint: "It is set by kubectl for its exec credential plugins; unset it when running hpauth by hand.",
     });
   }
-  const apiVersion = typeof parsed?.apiVersion === "string" ? parsed.apiVersion : EXEC_API_VERSIONS[0];
+  const request = parsed as { apiVersion?: unknown; spec?: unknown };
+  const apiVersion = typeof request.apiVersion === "string" ? request.apiVersion : EXEC_API_VERSIONS[0];
   if (!EXEC_API_VERSIONS.includes(apiVersion as string)) {
     throw new HpauthError("USAGE", `ExecCredential apiVersion "${apiVersion}" is not supported`, {
       hint: `Set users[].user.exec.apiVersion in the kubeconfig to ${EXEC_API_VERSIONS.join(" or ")}.`,
     });
   }
-  const interactive = parsed.spec?.interactive;
+  const spec = request.spec;
+  const interactive =
+    typeof spec === "object" && spec !== null ? (spec as { interactive?: unknown }).interactive : undefined;
   return { apiVersion: apiVersion as string, ...(typeof interactive === "boolean" ? { interactive } : {}) };
 }
 
@@ -98,6 +123,7 @@ export function execCredentialJson(token: AccessToken, apiVersion = EXEC_API_VER
  * Bazel reuses the headers.
  */
 export function bazelJson(token: AccessToken): string {
+  assertHeaderSafe(token);
   const expires = rfc3339(token.expiresAt);
   return JSON.stringify({
     headers: { Authorization: [`${scheme(token)} ${token.accessToken}`] },

@@ -15,6 +15,7 @@ import type { AccessToken } from "../../engine/types.js";
 import { clearProgress, loadCliConfig, makeManager, openStore, resolveCliProfile, warn } from "../context.js";
 import type { CommandIO } from "../io.js";
 import type { GlobalOptions } from "../options.js";
+import { assertHeaderSafe } from "../token-formats.js";
 
 export interface GitCredentialOptions extends GlobalOptions {
   action: "get" | "store" | "erase";
@@ -59,7 +60,9 @@ export function parseGitCredentialInput(text: string): GitCredentialInput {
 
 /** Lines git must not misread: a value with a newline (or NUL) would be a second attribute. */
 function line(key: string, value: string): string {
-  if (/[\n\0]/.test(value)) throw new HpauthError("INTERNAL", `git-credential: the ${key} holds a newline`);
+  if (/[\r\n\0]/.test(value)) {
+    throw new HpauthError("USAGE", `git-credential: the ${key} holds a line break or NUL, which git cannot take`);
+  }
   return `${key}=${value}\n`;
 }
 
@@ -166,6 +169,7 @@ export async function runGitCredential(options: GitCredentialOptions, io: Comman
       ...(options.minTtl !== undefined ? { minTtlSeconds: options.minTtl } : {}),
       signal: io.signal,
     });
+    assertHeaderSafe(token);
     io.stdout.write(answer(token, input, options, chosen.username, io));
     return 0;
   } finally {
