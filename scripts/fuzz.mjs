@@ -2,7 +2,7 @@
 // same properties as the suite's short run, many more cases, no shrinking: crashes are counted per parser and the
 // first input of each distinct crash is printed (and saved with the rest in .tmp/fuzz-report.json) to replay.
 //
-//   npm run fuzz                          8 000 cases per target (15 targets: 120 000 in all)
+//   npm run fuzz                          8 000 cases per target (16 targets: 128 000 in all)
 //   npm run fuzz -- --runs 20000 --seed 7 --only token-response
 //
 // Exit code 0 when no target crashed, 1 otherwise. The targets are TypeScript: bundled first with esbuild (the

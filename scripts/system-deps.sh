@@ -2,7 +2,8 @@
 # System packages the test suite needs: Debian's Chromium for the browser login tests, redis-server (and
 # redis-cli) for the Redis token store's tests and benchmarks (each starts its own server on a free port), and
 # openssl to make the certificates of the Redis TLS test, curl for `hpauth curl`'s tests, and `script` (bsdutils)
-# for the pseudo-terminal tests.
+# for the pseudo-terminal tests; kubectl (Debian's kubernetes-client where none is installed), python3 and git
+# (with git-http-backend) for the token-format and git credential helper tests.
 # Idempotent: does nothing when they are already installed.
 set -euo pipefail
 need=()
@@ -12,6 +13,9 @@ command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v script >/dev/null 2>&1 || need+=(bsdutils)
+command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v git >/dev/null 2>&1 || need+=(git)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "installing system packages: ${need[*]}" >&2

@@ -13,6 +13,7 @@ import { curl } from "./commands/curl.def.js";
 import { demo } from "./commands/demo.def.js";
 import { emulate } from "./commands/emulate.def.js";
 import { exec } from "./commands/exec.def.js";
+import { gitCredential } from "./commands/git-credential.def.js";
 import { inspect } from "./commands/inspect.def.js";
 import { login } from "./commands/login.def.js";
 import { logout } from "./commands/logout.def.js";
@@ -28,7 +29,7 @@ import { formatWhen } from "./time.js";
 export const VERSION = "0.1.0";
 
 /** Every command, in the order `hpauth --help` lists them. A new command: add its definition here. */
-const COMMANDS: readonly AnyCommandDef[] = [
+export const COMMANDS: readonly AnyCommandDef[] = [
   token,
   header,
   request,
@@ -40,6 +41,7 @@ const COMMANDS: readonly AnyCommandDef[] = [
   profiles,
   login,
   proxy,
+  gitCredential,
   emulate,
   demo,
 ];
@@ -68,13 +70,14 @@ export function fastTokenArgv(argv: readonly string[]): ParsedArgv | undefined {
 
 /** Runs the CLI with injected IO; returns the exit code. Errors are caught here, once. */
 export async function main(argv: readonly string[], io: CommandIO): Promise<number> {
-  const wantsJson = argv.includes("--json");
+  let wantsJson = argv.includes("--json");
   try {
     let parsed = fastTokenArgv(argv);
     if (!parsed) {
       await loadCommander();
       parsed = parseArgv(argv, true);
     }
+    wantsJson ||= parsed.options.json; // `token --format json` is --json, errors included
     if (parsed.command === "help" || parsed.command === "version") {
       // Help asked for goes to stdout; help shown because something was missing goes to stderr.
       (parsed.options.usageError ? io.stderr : io.stdout).write(parsed.text ?? "");

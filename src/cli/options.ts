@@ -15,11 +15,20 @@ export interface GlobalOptions {
   fields: Record<string, unknown>;
 }
 
+/** `hpauth token --format`: each the format of the tool it is named after (src/cli/token-formats.ts). */
+export type TokenFormat = "raw" | "json" | "header" | "az" | "exec-credential" | "bazel" | "env";
+
 export interface TokenOptions extends GlobalOptions {
   minTtl?: number;
   forceRefresh: boolean;
   /** Seconds: an overall deadline (then TIMEOUT, exit 5). */
   timeout?: number;
+  /** token only; default raw (json with --json). */
+  format?: TokenFormat;
+  /** --format env: the variable that receives the token (default HPAUTH_TOKEN). */
+  envName?: string;
+  /** --format bazel: the credential-helper command Bazel gives (`get`: read its request on stdin). */
+  helperCommand?: string;
 }
 export type HeaderOptions = TokenOptions;
 

@@ -21,6 +21,8 @@ export interface HpauthConfig {
   /** Top-level `store*` keys: which token store the CLI uses (docs/stores.md). */
   store?: StoreConfig;
   profiles: Record<string, ProfileConfig>;
+  /** `[git_credential."<host>"]`: which profile answers `hpauth git-credential` for a Git host (docs/git.md). */
+  gitCredential?: Record<string, GitHostConfig>;
   /** Unknown keys and similar non-fatal findings, for stderr. */
   warnings: string[];
 }
@@ -38,6 +40,36 @@ export interface StoreConfig {
   tlsCa?: string;
   keyEnv?: string;
   keyCommand?: string;
+}
+
+/** One Git host's entry: `"git.example.com" = "gl"` or `{ profile = "gl", username = "oauth2" }`. */
+export interface GitHostConfig {
+  profile: string;
+  /** The user name git sends with the token as password (default x-access-token). */
+  username?: string;
+}
+
+function parseGitCredential(path: string, value: unknown): Record<string, GitHostConfig> {
+  if (!isPlainObject(value)) throw invalid(path, "", `"git_credential" must be a table of Git hosts`);
+  const out: Record<string, GitHostConfig> = {};
+  for (const [host, entry] of Object.entries(value)) {
+    const where = `git_credential "${host}": `;
+    const e = typeof entry === "string" ? { profile: entry } : entry;
+    if (!isPlainObject(e) || typeof e.profile !== "string" || e.profile === "") {
+      throw invalid(path, where, 'must name a profile: "<host>" = "<profile>" or { profile = "…", username = "…" }');
+    }
+    if (e.username !== undefined && (typeof e.username !== "string" || e.username === "")) {
+      throw invalid(path, where, "username must be a non-empty string");
+    }
+    for (const k of Object.keys(e)) {
+      if (k !== "profile" && k !== "username") throw invalid(path, where, `unknown key "${k}" (profile, username)`);
+    }
+    out[host.toLowerCase()] = {
+      profile: e.profile,
+      ...(typeof e.username === "string" ? { username: e.username } : {}),
+    };
+  }
+  return out;
 }
 
 const STORE_KEYS: Record<string, keyof StoreConfig> = {
@@ -235,6 +267,8 @@ export function parseConfigWith(text: string, path: string, format: ConfigFormat
     } else if (key in STORE_KEYS) {
       if (typeof value !== "string" || value === "") throw invalid(path, "", `"${rawKey}" must be a non-empty string`);
       config.store = { ...config.store, [STORE_KEYS[key] as keyof StoreConfig]: value };
+    } else if (key === "gitCredential") {
+      config.gitCredential = parseGitCredential(path, value);
     } else if (key !== "emulator") {
       // `emulator` belongs to `hpauth emulate --config` (its own options); anything else is a typo worth a word.
       warnings.push(`Config file ${path}: unknown top-level key "${rawKey}" ignored`);
@@ -247,6 +281,13 @@ export function parseConfigWith(text: string, path: string, format: ConfigFormat
       `default_profile "${config.defaultProfile}" is not defined`,
       `Defined profiles: ${Object.keys(config.profiles).join(", ") || "(none)"}.`,
     );
+  }
+  // A warning, not an error: `profiles remove` of a profile a Git host names must not break every other command;
+  // `hpauth git-credential` for that host then fails naming the profile.
+  for (const [host, entry] of Object.entries(config.gitCredential ?? {})) {
+    if (!(entry.profile in config.profiles)) {
+      warnings.push(`Config file ${path}: git_credential "${host}": profile "${entry.profile}" is not defined`);
+    }
   }
   return config;
 }

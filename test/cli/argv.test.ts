@@ -220,6 +220,10 @@ describe("fastTokenArgv: `token` / `header` parsed without commander, exactly as
     ["token", "--min-ttl=", "--store-dir", "-"],
     ["token", "--timeout", "5", "--json"],
     ["header", "--timeout=0.5", "--min-ttl", "60"],
+    ["token", "--format", "az"],
+    ["token", "--format=exec-credential", "-p", "x"],
+    ["token", "--format", "env", "--env", "MY_TOKEN"],
+    ["token", "--json", "--format", "json"],
   ];
   it.each(SAME)("%j: fast path taken, same result as commander", (...argv) => {
     expect(fastTokenArgv(argv)).toBeDefined();
@@ -252,6 +256,9 @@ describe("fastTokenArgv: `token` / `header` parsed without commander, exactly as
     ["token", "-5"],
     ["token", "--timeout", "0"],
     ["token", "--timeout"],
+    ["token", "--format", "bazel", "get"],
+    ["token", "--format", "yaml"],
+    ["header", "--format", "az"],
     [],
   ];
   it.each(FALLBACK)("%j: left to commander", (...argv) => {
@@ -262,7 +269,10 @@ describe("fastTokenArgv: `token` / `header` parsed without commander, exactly as
     [["token", "--min-ttl", "--json"], /--min-ttl/],
     [["token", "--min-ttl", "-5"], /--min-ttl must be a number of seconds/],
     [["token", "--force-refresh=yes"], /--force-refresh/],
-    [["token", "extra"], /too many arguments/],
+    [["token", "extra"], /takes no argument "extra"/],
+    [["token", "--format", "yaml"], /--format must be one of raw, json/],
+    [["header", "--format", "az"], /unknown option '--format'/],
+    [["token", "--format", "az", "get"], /takes no argument "get"/],
     [["token", "--timeout", "0"], /--timeout must be a positive number/],
   ])("%j → the same usage error as before", (argv, re) => {
     expect(() => parseArgv(argv)).toThrow(re);

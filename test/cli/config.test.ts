@@ -113,6 +113,29 @@ describe("config files", () => {
     const c = parseConfigText('[profiles.a]\nprovider = "wxp"\nclient_secrt = "x"', "/c.toml");
     expect(c.warnings.join("\n")).toMatch(/unknown field "client_secrt"/);
   });
+
+  it("git_credential: host → profile (string or table; hosts case-insensitive); bad entries name the host", () => {
+    const base = '[profiles.gl]\nprovider = "greenlake"\n';
+    const c = parseConfigText(
+      `${base}[git_credential]\n"Git.Example.com" = "gl"\n"h:8443" = { profile = "gl", username = "oauth2" }\n`,
+      "/c.toml",
+    );
+    expect(c.gitCredential).toEqual({
+      "git.example.com": { profile: "gl" },
+      "h:8443": { profile: "gl", username: "oauth2" },
+    });
+    expect(c.warnings).toEqual([]);
+    // A host naming a profile that is gone: a warning (the other commands still work), not a broken config.
+    const gone = parseConfigText(`${base}[git_credential]\n"h" = "nope"\n`, "/c.toml");
+    expect(gone.warnings.join("\n")).toMatch(/git_credential "h": profile "nope" is not defined/);
+    for (const [entry, re] of [
+      ['"h" = { profile = "gl", user = "x" }', /git_credential "h": unknown key "user"/],
+      ['"h" = 3', /git_credential "h": must name a profile/],
+      ['"h" = { profile = "gl", username = "" }', /git_credential "h": username must be/],
+    ] as const) {
+      expect(() => parseConfigText(`${base}[git_credential]\n${entry}\n`, "/c.toml")).toThrow(re);
+    }
+  });
 });
 
 describe("config location", () => {

@@ -1,4 +1,8 @@
+import { spawn } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PassThrough } from "node:stream";
+import { fileURLToPath } from "node:url";
 import type { CommandIO } from "../../src/cli/io.js";
 
 export interface Captured {
@@ -73,3 +77,47 @@ export function arubaFlags(p: {
     env: { A_SECRET: p.clientSecret!, A_PASSWORD: p.password! },
   };
 }
+
+export interface ProcessResult {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/**
+ * The built CLI (`node bin/hpauth.js`, built by test/global-setup.ts) as a child process with a clean environment:
+ * no HPAUTH_* or config leaking in from the developer's shell; secrets reach it through `env`, never argv.
+ */
+export function runBuiltCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  stdin?: string,
+): Promise<ProcessResult> {
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, "bin/hpauth.js"), ...args], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: join(tmpdir(), "hpauth-no-home"),
+        XDG_CONFIG_HOME: join(tmpdir(), "hpauth-no-xdg"),
+        ...env,
+      },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c) => {
+      out += c;
+    });
+    child.stderr.on("data", (c) => {
+      err += c;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, out, err }));
+    child.stdin.end(stdin ?? "");
+  });
+}
+
+/** The built CLI's path, for tools that run it themselves (kubectl's exec plugin, git's credential helper). */
+export const BUILT_CLI = fileURLToPath(new URL("../../bin/hpauth.js", import.meta.url));

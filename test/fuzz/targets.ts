@@ -16,13 +16,23 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
+import { parseGitCredentialInput } from "../../src/cli/commands/git-credential.js";
 import { runInspect } from "../../src/cli/commands/inspect.js";
 import { runStatus } from "../../src/cli/commands/status.js";
 import { tokenJson } from "../../src/cli/commands/token.js";
 import { formatWhen } from "../../src/cli/time.js";
+import {
+  azJson,
+  bazelJson,
+  envLines,
+  execCredentialJson,
+  execCredentialRequest,
+  headerLine,
+  parseBazelRequest,
+} from "../../src/cli/token-formats.js";
 import { parseConfigText } from "../../src/config/parse.js";
 import { resolveProfile } from "../../src/config/resolve.js";
-import { isTimeMs, rfc3339 } from "../../src/engine/dates.js";
+import { clampTimeMs, isTimeMs, rfc3339 } from "../../src/engine/dates.js";
 import { HpauthError, isHpauthError } from "../../src/engine/errors.js";
 import {
   decodeJwtToken,
@@ -37,7 +47,7 @@ import { parsePasted } from "../../src/engine/login/paste.js";
 import { newState, SingleUseState } from "../../src/engine/login/state.js";
 import { createTokenManager } from "../../src/engine/manager.js";
 import { credentialKey, loginBudgetKey, validateProfile } from "../../src/engine/profile.js";
-import type { NamedProfile, ProviderId } from "../../src/engine/types.js";
+import type { AccessToken, NamedProfile, ProviderId } from "../../src/engine/types.js";
 import { FileTokenStore } from "../../src/stores/file.js";
 import { MemoryTokenStore } from "../../src/stores/memory.js";
 import { checkRecord } from "../../src/stores/record.js";
@@ -900,6 +910,73 @@ const importTarget: FuzzTarget<{ text: string; wrap: number }> = {
   },
 };
 
+const GIT_KEYS = ["protocol", "host", "path", "username", "password", "url", "capability[]", "wwwauth[]", "state[]"];
+const gitInputArb = fc
+  .array(
+    fc.tuple(
+      fc.oneof(fc.constantFrom(...GIT_KEYS), fc.string()),
+      fc.oneof(fc.string(), fc.constantFrom("authtype", "Bearer realm=x", "")),
+    ),
+    { maxLength: 8 },
+  )
+  .map((pairs) => `${pairs.map(([k, v]) => `${k}=${v}`).join("\n")}\n\n`);
+
+/**
+ * The credential-helper edges: git's key=value input, kubectl's KUBERNETES_EXEC_INFO, Bazel's request, and every
+ * `token --format` output for any token string and expiry the engine can hand over. Inputs: only HpauthErrors;
+ * outputs: JSON that parses back to the token, no line a consumer would split (a token with CR/LF is refused).
+ */
+const helperTarget: FuzzTarget<{ git: string; info: string; bazel: string; token: string; exp: number }> = {
+  name: "credential-helper-io",
+  arbitrary: fc.record({
+    git: fc.oneof(gitInputArb, fc.string()),
+    info: fc.oneof(
+      fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v) ?? ""),
+      fc.string(),
+      fc
+        .record({
+          kind: fc.constant("ExecCredential"),
+          apiVersion: fc.constantFrom("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1", "x"),
+          spec: fc.record({ interactive: fc.oneof(fc.boolean(), weirdValue) }),
+        })
+        .map((v) => JSON.stringify(v)),
+    ),
+    bazel: fc.oneof(
+      fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v) ?? ""),
+      fc.string(),
+      fc.record({ uri: fc.oneof(fc.webUrl(), fc.string(), weirdValue) }).map((v) => JSON.stringify(v) ?? ""),
+    ),
+    token: fc.oneof(fc.string({ minLength: 1 }), fc.stringMatching(/^[A-Za-z0-9._~+/-]+=*$/)),
+    exp: weirdNumber,
+  }),
+  async run({ git, info, bazel, token, exp }) {
+    const input = await onlyHpauthErrors(() => parseGitCredentialInput(git));
+    for (const v of [...Object.values(input?.single ?? {}), ...Object.values(input?.multi ?? {}).flat()]) {
+      assert(!v.includes("\n"), "a git attribute value holds a newline");
+    }
+    await onlyHpauthErrors(() => execCredentialRequest({ KUBERNETES_EXEC_INFO: info }));
+    await onlyHpauthErrors(() => parseBazelRequest(bazel));
+    const t: AccessToken = {
+      accessToken: token,
+      tokenType: "Bearer",
+      expiresAt: new Date(clampTimeMs(exp)),
+      source: "cache",
+      profile: "fz",
+      provider: "greenlake",
+    };
+    const az = await onlyHpauthErrors(() => JSON.parse(azJson(t)));
+    if (az) assert(az.accessToken === token && Number.isInteger(az.expires_on), "az JSON does not round-trip");
+    const ec = await onlyHpauthErrors(() => JSON.parse(execCredentialJson(t)));
+    if (ec) assert(ec.status.token === token, "ExecCredential does not round-trip");
+    const bz = await onlyHpauthErrors(() => JSON.parse(bazelJson(t)));
+    if (bz) assert(bz.headers.Authorization[0] === `Bearer ${token}`, "Bazel answer does not round-trip");
+    const header = await onlyHpauthErrors(() => headerLine(t));
+    if (header) assert(!/[\r\n]/.test(header), "a header line with a line break");
+    const env = await onlyHpauthErrors(() => envLines(t));
+    if (env) assert(env.split("\n")[0]?.startsWith("export HPAUTH_TOKEN='"), "env lines malformed");
+  },
+};
+
 export const TARGETS: FuzzTarget<never>[] = [
   ...(["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity", "oauth2"] as const).map(tokenTarget),
   jwtTarget,
@@ -911,4 +988,5 @@ export const TARGETS: FuzzTarget<never>[] = [
   configTarget,
   callbackTarget,
   importTarget,
+  helperTarget,
 ] as FuzzTarget<never>[];

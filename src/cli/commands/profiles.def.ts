@@ -1,5 +1,5 @@
 /** `hpauth profiles list|show|add|remove`: definition. The runner is ./profiles.ts, loaded lazily. */
-import { defineCommand } from "../command.js";
+import { defineCommand, examplesHelp } from "../command.js";
 import type { ProfilesOptions } from "../options.js";
 
 const ACTIONS = new Set(["list", "show", "add", "remove"]);
@@ -15,8 +15,17 @@ export const profiles = defineCommand<ProfilesOptions>({
     "hpauth profiles remove work",
   ],
   configure: (cmd) => {
-    cmd.command("list", { isDefault: true }).description("List profiles");
-    cmd.command("show <name>").description("Show a profile, secrets masked");
+    cmd
+      .command("list", { isDefault: true })
+      .description("List profiles")
+      .addHelpText(
+        "after",
+        examplesHelp(["hpauth profiles list", "hpauth profiles list --json | jq -r '.profiles[].name'"]),
+      );
+    cmd
+      .command("show <name>")
+      .description("Show a profile, secrets masked")
+      .addHelpText("after", examplesHelp(["hpauth profiles show work", "hpauth profiles show work --json"]));
     cmd
       .command("add [name]")
       .description("Add or replace a profile (interactive on a TTY, else from flags)")
@@ -38,7 +47,8 @@ Examples:
     cmd
       .command("remove <name>")
       .alias("rm")
-      .description("Remove a profile from the config file (and its stored tokens)");
+      .description("Remove a profile from the config file (and its stored tokens)")
+      .addHelpText("after", examplesHelp(["hpauth profiles remove work", "hpauth -c ./ci.toml profiles rm old"]));
   },
   options: ({ global, flags, args, subcommand }) => ({
     ...global,

@@ -57,7 +57,11 @@ async function effectiveMinTtl(
   return { minTtl: capped, warned: true };
 }
 
-async function obtain(options: TokenOptions, io: CommandIO): Promise<AccessToken> {
+async function obtain(
+  options: TokenOptions,
+  io: CommandIO,
+  extra: { interactive?: boolean } = {},
+): Promise<AccessToken> {
   // --timeout: one deadline over everything below (config, secrets, store, lock, network, a browser login).
   const deadline = options.timeout !== undefined ? AbortSignal.timeout(options.timeout * 1000) : undefined;
   const signal = deadline ? AbortSignal.any([io.signal, deadline]) : io.signal;
@@ -65,7 +69,8 @@ async function obtain(options: TokenOptions, io: CommandIO): Promise<AccessToken
     const { profile, config } = await resolveCliProfile(options, io);
     const store = openStore(options, io, undefined, config);
     try {
-      const authorizer = terminalAuthorizer(io, profile);
+      // kubectl says whether its user may be asked (KUBERNETES_EXEC_INFO spec.interactive): false → no browser.
+      const authorizer = extra.interactive === false ? undefined : terminalAuthorizer(io, profile);
       const manager = makeManager(options, io, profile, store, authorizer ? { authorizer } : {});
       const { minTtl, warned } = await effectiveMinTtl(options, io, store, manager.key);
       const token = await manager.getToken({
@@ -112,10 +117,62 @@ export function tokenJson(token: AccessToken, now = Date.now()): Record<string, 
   };
 }
 
+async function readStdin(io: CommandIO, signal: AbortSignal): Promise<string> {
+  let text = "";
+  for await (const chunk of io.stdin.iterator({ destroyOnReturn: false })) {
+    if (signal.aborted) break;
+    text += String(chunk);
+    if (text.length > 65_536) break; // a {"uri": …} request; anything longer is not one
+  }
+  return text;
+}
+
 export async function runToken(options: TokenOptions, io: CommandIO): Promise<number> {
-  const token = await obtain(options, io);
-  io.stdout.write(options.json ? `${JSON.stringify(tokenJson(token))}\n` : `${token.accessToken}\n`);
-  return 0;
+  const format = options.format ?? (options.json ? "json" : "raw");
+  if (format === "raw") {
+    const token = await obtain(options, io);
+    io.stdout.write(`${token.accessToken}\n`);
+    return 0;
+  }
+  if (format === "json") {
+    const token = await obtain(options, io);
+    io.stdout.write(`${JSON.stringify(tokenJson(token))}\n`);
+    return 0;
+  }
+  const formats = await import("../token-formats.js");
+  switch (format) {
+    case "header":
+      io.stdout.write(`${formats.headerLine(await obtain(options, io))}\n`);
+      return 0;
+    case "az":
+      io.stdout.write(`${formats.azJson(await obtain(options, io))}\n`);
+      return 0;
+    case "exec-credential": {
+      const request = formats.execCredentialRequest(io.env);
+      const token = await obtain(
+        options,
+        io,
+        request.interactive !== undefined ? { interactive: request.interactive } : {},
+      );
+      io.stdout.write(`${formats.execCredentialJson(token, request.apiVersion)}\n`);
+      return 0;
+    }
+    case "bazel": {
+      if (options.helperCommand === "get") formats.parseBazelRequest(await readStdin(io, io.signal));
+      // Bazel gives the helper no terminal: a login it would need is reported (exit 3), not started.
+      const token = await obtain(options, io, options.helperCommand === "get" ? { interactive: false } : {});
+      io.stdout.write(`${formats.bazelJson(token)}\n`);
+      return 0;
+    }
+    case "env": {
+      const name = options.envName ?? "HPAUTH_TOKEN";
+      if (!formats.ENV_NAME.test(name)) {
+        throw new HpauthError("USAGE", `--env ${name}: not an environment variable name`); // before any network
+      }
+      io.stdout.write(`${formats.envLines(await obtain(options, io), name)}\n`);
+      return 0;
+    }
+  }
 }
 
 export async function runHeader(options: HeaderOptions, io: CommandIO): Promise<number> {
