@@ -6,8 +6,10 @@
 //   npm run fuzz -- --runs 20000 --seed 7 --only token-response
 //
 // Exit code 0 when no target crashed, 1 otherwise. The targets are TypeScript: bundled first with esbuild (the
-// dependencies stay external and load from node_modules as in the tests).
-import { mkdirSync, writeFileSync } from "node:fs";
+// dependencies stay external and load from node_modules as in the tests), except jsonc-parser: its ESM build
+// imports "./impl/format" without an extension, which Node's ESM loader refuses (vitest and the CLI bundle both
+// resolve it for us), so it is bundled in.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
@@ -30,7 +32,10 @@ await build({
   platform: "node",
   format: "esm",
   target: "node20",
-  packages: "external",
+  external: Object.keys({
+    ...JSON.parse(readFileSync("package.json", "utf8")).dependencies,
+    ...JSON.parse(readFileSync("package.json", "utf8")).devDependencies,
+  }).filter((name) => name !== "jsonc-parser"),
   logLevel: "warning",
 });
 const { TARGETS, takeOutcome } = await import(pathToFileURL(outfile).href);
