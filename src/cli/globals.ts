@@ -21,6 +21,23 @@ export function parseStore(value: string, source = "--store"): string {
   });
 }
 
+/**
+ * The store the CLI opens: `--store`, else HPAUTH_STORE, else the config file's `store`, else `file` (one rule for
+ * context.ts openStore and the cached-token probe).
+ */
+export function storeKind(
+  options: Pick<GlobalOptions, "store">,
+  env: Readonly<Record<string, string | undefined>>,
+  config?: { store?: { url?: string } },
+): string {
+  const fromEnv = env.HPAUTH_STORE;
+  const fromConfig = config?.store?.url;
+  return (
+    options.store ??
+    (fromEnv ? parseStore(fromEnv, "HPAUTH_STORE") : fromConfig ? parseStore(fromConfig, "store") : "file")
+  );
+}
+
 /** A global flag for the commander-free parser: commander's attribute name and what it takes. */
 export interface GlobalFastFlag {
   key: string;
