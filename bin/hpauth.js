@@ -121,13 +121,14 @@ function writePrivate(file, data) {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = fs.lstatSync(dir);
   if (!st.isDirectory() || !isPrivate(st)) return;
-  // Caches of other probe builds for this Node: left by an upgrade (or another install, which makes its own again).
-  const mine = `probe-${process.version}-${process.arch}-`;
-  for (const name of fs.readdirSync(dir)) {
-    if (name.startsWith(mine) && name.endsWith(".v8") && name !== path.basename(file)) {
-      fs.rmSync(path.join(dir, name), { force: true });
-    }
-  }
+  // Caches of other builds or Node versions stay (two installs used in turn must not evict each other's), but only
+  // the newest few: upgrades leave one behind each.
+  const others = fs
+    .readdirSync(dir)
+    .filter((n) => /^probe-.*\.v8$/.test(n) && n !== path.basename(file))
+    .map((n) => ({ n, t: fs.statSync(path.join(dir, n)).mtimeMs }))
+    .sort((x, y) => y.t - x.t);
+  for (const { n } of others.slice(7)) fs.rmSync(path.join(dir, n), { force: true });
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     fs.writeFileSync(tmp, data, { flag: "wx", mode: 0o600 });
