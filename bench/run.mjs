@@ -171,183 +171,181 @@ try {
     };
     for (const n of names) log(`1. cached ${n}: ×${results.cliCachedToken.subjects[n].ratio} of node -e 0`);
   }
+  // ---- 2. in-process cached getToken() --------------------------------------------------------------------------
   if (!onlyCli) {
-    // ---- 2. in-process cached getToken() --------------------------------------------------------------------------
-    {
-      const profile = {
-        name: "bench",
-        provider: "greenlake",
-        baseUrl: gl.baseUrl,
-        clientId: gl.clientId,
-        clientSecretEnv: "BENCH_GL_SECRET",
-      };
-      const runtime = { env };
-      const mem = createTokenManager({ profile, store: new MemoryTokenStore(), runtime });
-      const fileStore = new FileTokenStore({ dir: join(root, "lib-cache") });
-      const file = createTokenManager({ profile, store: fileStore, runtime });
-      if ((await mem.getToken()).source !== "login") throw new Error("memory manager: expected a first grant");
-      if ((await file.getToken()).source !== "login") throw new Error("file manager: expected a first grant");
-      if ((await mem.getToken()).source !== "cache" || (await file.getToken()).source !== "cache")
-        throw new Error("expected cached tokens");
-      const recordFile = fileStore.fileFor(file.key);
+    const profile = {
+      name: "bench",
+      provider: "greenlake",
+      baseUrl: gl.baseUrl,
+      clientId: gl.clientId,
+      clientSecretEnv: "BENCH_GL_SECRET",
+    };
+    const runtime = { env };
+    const mem = createTokenManager({ profile, store: new MemoryTokenStore(), runtime });
+    const fileStore = new FileTokenStore({ dir: join(root, "lib-cache") });
+    const file = createTokenManager({ profile, store: fileStore, runtime });
+    if ((await mem.getToken()).source !== "login") throw new Error("memory manager: expected a first grant");
+    if ((await file.getToken()).source !== "login") throw new Error("file manager: expected a first grant");
+    if ((await mem.getToken()).source !== "cache" || (await file.getToken()).source !== "cache")
+      throw new Error("expected cached tokens");
+    const recordFile = fileStore.fileFor(file.key);
 
-      const map = new Map([["k", { accessToken: "x", expiresAt: Date.now() + 3_600_000 }]]);
-      // The baseline is the least an async token getter can cost: an awaited Map lookup.
-      async function mapGet() {
-        const r = map.get("k");
-        return r && r.expiresAt > Date.now() ? r : undefined;
-      }
-      async function readParse() {
-        return JSON.parse(await readFile(recordFile, "utf8"));
-      }
-      async function batch(fn, n) {
-        const t0 = process.hrtime.bigint();
-        for (let i = 0; i < n; i++) await fn();
-        return Number(process.hrtime.bigint() - t0) / n; // ns per call
-      }
-      async function compare(fn, base, n, rounds) {
-        await batch(fn, Math.min(n, 500));
-        await batch(base, Math.min(n, 500));
-        const a = [];
-        const b = [];
-        const r = [];
-        for (let i = 0; i < rounds; i++) {
-          let x;
-          let y;
-          if (i % 2 === 0) {
-            y = await batch(base, n);
-            x = await batch(fn, n);
-          } else {
-            x = await batch(fn, n);
-            y = await batch(base, n);
-          }
-          a.push(x);
-          b.push(y);
-          r.push(x / y);
+    const map = new Map([["k", { accessToken: "x", expiresAt: Date.now() + 3_600_000 }]]);
+    // The baseline is the least an async token getter can cost: an awaited Map lookup.
+    async function mapGet() {
+      const r = map.get("k");
+      return r && r.expiresAt > Date.now() ? r : undefined;
+    }
+    async function readParse() {
+      return JSON.parse(await readFile(recordFile, "utf8"));
+    }
+    async function batch(fn, n) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) await fn();
+      return Number(process.hrtime.bigint() - t0) / n; // ns per call
+    }
+    async function compare(fn, base, n, rounds) {
+      await batch(fn, Math.min(n, 500));
+      await batch(base, Math.min(n, 500));
+      const a = [];
+      const b = [];
+      const r = [];
+      for (let i = 0; i < rounds; i++) {
+        let x;
+        let y;
+        if (i % 2 === 0) {
+          y = await batch(base, n);
+          x = await batch(fn, n);
+        } else {
+          x = await batch(fn, n);
+          y = await batch(base, n);
         }
-        return { nsPerCall: round(median(a), 0), baselineNsPerCall: round(median(b), 0), ratio: round(median(r), 1) };
+        a.push(x);
+        b.push(y);
+        r.push(x / y);
       }
-      const r = quick ? 5 : 15;
-      results.getTokenMemory = {
-        what: "cached getToken(), MemoryTokenStore, ns/call ÷ awaited Map.get",
-        rounds: r,
-        ...(await compare(() => mem.getToken(), mapGet, 20_000, r)),
-      };
-      log(
-        `2a. getToken (memory): ${results.getTokenMemory.nsPerCall} ns/call, ×${results.getTokenMemory.ratio} of Map.get`,
-      );
-      results.getTokenFile = {
-        what: "cached getToken(), FileTokenStore, ns/call ÷ awaited Map.get",
-        rounds: r,
-        ...(await compare(() => file.getToken(), mapGet, quick ? 300 : 1000, r)),
-      };
-      const vsRead = await compare(() => file.getToken(), readParse, quick ? 300 : 1000, r);
-      results.getTokenFile.vsReadFileJsonParse = {
-        ratio: vsRead.ratio,
-        baselineNsPerCall: vsRead.baselineNsPerCall,
-      };
-      log(
-        `2b. getToken (file): ${results.getTokenFile.nsPerCall} ns/call, ×${results.getTokenFile.ratio} of Map.get, ×${vsRead.ratio} of readFile+JSON.parse`,
-      );
+      return { nsPerCall: round(median(a), 0), baselineNsPerCall: round(median(b), 0), ratio: round(median(r), 1) };
     }
+    const r = quick ? 5 : 15;
+    results.getTokenMemory = {
+      what: "cached getToken(), MemoryTokenStore, ns/call ÷ awaited Map.get",
+      rounds: r,
+      ...(await compare(() => mem.getToken(), mapGet, 20_000, r)),
+    };
+    log(
+      `2a. getToken (memory): ${results.getTokenMemory.nsPerCall} ns/call, ×${results.getTokenMemory.ratio} of Map.get`,
+    );
+    results.getTokenFile = {
+      what: "cached getToken(), FileTokenStore, ns/call ÷ awaited Map.get",
+      rounds: r,
+      ...(await compare(() => file.getToken(), mapGet, quick ? 300 : 1000, r)),
+    };
+    const vsRead = await compare(() => file.getToken(), readParse, quick ? 300 : 1000, r);
+    results.getTokenFile.vsReadFileJsonParse = {
+      ratio: vsRead.ratio,
+      baselineNsPerCall: vsRead.baselineNsPerCall,
+    };
+    log(
+      `2b. getToken (file): ${results.getTokenFile.nsPerCall} ns/call, ×${results.getTokenFile.ratio} of Map.get, ×${vsRead.ratio} of readFile+JSON.parse`,
+    );
+  }
 
-    // ---- 3. N processes on one expired credential -----------------------------------------------------------------
-    {
-      const storeDir = join(root, "cli-race");
-      const profile = {
-        name: "bench-aruba",
-        provider: "aruba-central",
-        baseUrl: aruba.baseUrl,
-        clientId: aruba.clientId,
-        clientSecretEnv: "BENCH_ARUBA_SECRET",
-        username: aruba.username,
-        passwordEnv: "BENCH_ARUBA_PASSWORD",
-        customerId: aruba.customerId,
-      };
-      const store = new FileTokenStore({ dir: storeDir });
-      // One real login with the engine's clock set 2 h 5 min back: Aruba's login budget is then long spent by the
-      // CLI's (wall) clock, so a failure of the single-flight would show as a login, not be hidden by the budget.
-      const SHIFT_MS = (7200 + 300) * 1000;
-      const seeder = createTokenManager({ profile, store, runtime: { env, now: () => Date.now() - SHIFT_MS } });
-      await seeder.login();
-      const key = seeder.key;
-      const args = [
-        bin,
-        "token",
-        "--json",
-        "--provider",
-        "aruba-central",
-        "--base-url",
-        aruba.baseUrl,
-        "--client-id",
-        aruba.clientId,
-        "--client-secret-env",
-        "BENCH_ARUBA_SECRET",
-        "--username",
-        aruba.username,
-        "--password-env",
-        "BENCH_ARUBA_PASSWORD",
-        "--customer-id",
-        aruba.customerId,
-        "--store-dir",
-        storeDir,
-      ];
-      const rounds = quick ? 1 : 3;
-      results.expiredRace = {
-        what: "token-endpoint calls when N `hpauth token` processes start on one expired Aruba credential",
-        byN: {},
-      };
-      for (const n of [1, 4, 16]) {
-        const rows = [];
-        for (let i = 0; i < rounds; i++) {
-          // Expire it on both clocks: the stored expiry (the CLI's wall clock) and the emulator's.
-          const rec = await store.get(key);
-          await store.set(key, { ...rec, expiresAt: Date.now() - 1000, updatedAt: Date.now() });
-          await emu.admin.advanceClock(7300);
-          await emu.admin.resetCounters();
-          const t0 = Date.now();
-          const outs = await Promise.all(Array.from({ length: n }, () => run(args, env)));
-          const wallMs = Date.now() - t0;
-          const c = (await emu.admin.counters())["aruba-central"];
-          const failed = outs.filter((o) => o.code !== 0).length;
-          const tokens = new Set(outs.filter((o) => o.code === 0).map((o) => JSON.parse(o.out).access_token));
-          rows.push({
-            refreshes: c.refreshes,
-            logins: c.logins,
-            tokenRequests: c.tokenRequests,
-            failed,
-            distinctTokens: tokens.size,
-            wallMs,
-          });
-        }
-        const sum = (k) => rows.reduce((s, r) => s + r[k], 0);
-        results.expiredRace.byN[n] = {
-          runs: rounds,
-          refreshesPerRun: round(sum("refreshes") / rounds),
-          loginsPerRun: round(sum("logins") / rounds),
-          tokenRequestsPerRun: round(sum("tokenRequests") / rounds),
-          refreshesPerProcess: round(sum("refreshes") / rounds / n, 3),
-          failedProcesses: sum("failed"),
-          distinctTokensPerRun: round(sum("distinctTokens") / rounds),
-          medianWallMs: round(median(rows.map((r) => r.wallMs)), 0),
-          target: "1 token request (a refresh), 0 logins, 0 failed, 1 distinct token per run",
-          met: rows.every(
-            (r) =>
-              r.tokenRequests === 1 && r.refreshes === 1 && r.logins === 0 && r.failed === 0 && r.distinctTokens === 1,
-          ),
-        };
-        log(`3. N=${n}: ${JSON.stringify(results.expiredRace.byN[n])}`);
+  // ---- 3. N processes on one expired credential -----------------------------------------------------------------
+  if (!onlyCli) {
+    const storeDir = join(root, "cli-race");
+    const profile = {
+      name: "bench-aruba",
+      provider: "aruba-central",
+      baseUrl: aruba.baseUrl,
+      clientId: aruba.clientId,
+      clientSecretEnv: "BENCH_ARUBA_SECRET",
+      username: aruba.username,
+      passwordEnv: "BENCH_ARUBA_PASSWORD",
+      customerId: aruba.customerId,
+    };
+    const store = new FileTokenStore({ dir: storeDir });
+    // One real login with the engine's clock set 2 h 5 min back: Aruba's login budget is then long spent by the
+    // CLI's (wall) clock, so a failure of the single-flight would show as a login, not be hidden by the budget.
+    const SHIFT_MS = (7200 + 300) * 1000;
+    const seeder = createTokenManager({ profile, store, runtime: { env, now: () => Date.now() - SHIFT_MS } });
+    await seeder.login();
+    const key = seeder.key;
+    const args = [
+      bin,
+      "token",
+      "--json",
+      "--provider",
+      "aruba-central",
+      "--base-url",
+      aruba.baseUrl,
+      "--client-id",
+      aruba.clientId,
+      "--client-secret-env",
+      "BENCH_ARUBA_SECRET",
+      "--username",
+      aruba.username,
+      "--password-env",
+      "BENCH_ARUBA_PASSWORD",
+      "--customer-id",
+      aruba.customerId,
+      "--store-dir",
+      storeDir,
+    ];
+    const rounds = quick ? 1 : 3;
+    results.expiredRace = {
+      what: "token-endpoint calls when N `hpauth token` processes start on one expired Aruba credential",
+      byN: {},
+    };
+    for (const n of [1, 4, 16]) {
+      const rows = [];
+      for (let i = 0; i < rounds; i++) {
+        // Expire it on both clocks: the stored expiry (the CLI's wall clock) and the emulator's.
+        const rec = await store.get(key);
+        await store.set(key, { ...rec, expiresAt: Date.now() - 1000, updatedAt: Date.now() });
+        await emu.admin.advanceClock(7300);
+        await emu.admin.resetCounters();
+        const t0 = Date.now();
+        const outs = await Promise.all(Array.from({ length: n }, () => run(args, env)));
+        const wallMs = Date.now() - t0;
+        const c = (await emu.admin.counters())["aruba-central"];
+        const failed = outs.filter((o) => o.code !== 0).length;
+        const tokens = new Set(outs.filter((o) => o.code === 0).map((o) => JSON.parse(o.out).access_token));
+        rows.push({
+          refreshes: c.refreshes,
+          logins: c.logins,
+          tokenRequests: c.tokenRequests,
+          failed,
+          distinctTokens: tokens.size,
+          wallMs,
+        });
       }
+      const sum = (k) => rows.reduce((s, r) => s + r[k], 0);
+      results.expiredRace.byN[n] = {
+        runs: rounds,
+        refreshesPerRun: round(sum("refreshes") / rounds),
+        loginsPerRun: round(sum("logins") / rounds),
+        tokenRequestsPerRun: round(sum("tokenRequests") / rounds),
+        refreshesPerProcess: round(sum("refreshes") / rounds / n, 3),
+        failedProcesses: sum("failed"),
+        distinctTokensPerRun: round(sum("distinctTokens") / rounds),
+        medianWallMs: round(median(rows.map((r) => r.wallMs)), 0),
+        target: "1 token request (a refresh), 0 logins, 0 failed, 1 distinct token per run",
+        met: rows.every(
+          (r) =>
+            r.tokenRequests === 1 && r.refreshes === 1 && r.logins === 0 && r.failed === 0 && r.distinctTokens === 1,
+        ),
+      };
+      log(`3. N=${n}: ${JSON.stringify(results.expiredRace.byN[n])}`);
     }
+  }
 
-    // ---- 4. bench/store.mjs ---------------------------------------------------------------------------------------
-    {
-      const s = await run([join(here, "store.mjs"), "--json"], process.env);
-      if (s.code !== 0) throw new Error(`bench/store.mjs failed: ${s.err.slice(-500)}`);
-      results.store = JSON.parse(s.out.trim().split("\n").at(-1));
-      log("4. store: done");
-    }
-  } // !onlyCli
+  // ---- 4. bench/store.mjs ---------------------------------------------------------------------------------------
+  if (!onlyCli) {
+    const s = await run([join(here, "store.mjs"), "--json"], process.env);
+    if (s.code !== 0) throw new Error(`bench/store.mjs failed: ${s.err.slice(-500)}`);
+    results.store = JSON.parse(s.out.trim().split("\n").at(-1));
+    log("4. store: done");
+  }
 } finally {
   await emu.close();
   await rm(root, { recursive: true, force: true });

@@ -5,11 +5,12 @@
 // CLI (dist/cli.js) exactly as before. HPAUTH_PROBE=off skips the probe.
 //
 // The probe is compiled with a V8 code cache kept in the user's cache directory (`$XDG_CACHE_HOME/hpauth`,
-// `~/.cache/hpauth`, `~/Library/Caches/hpauth`, `%LOCALAPPDATA%\hpauth\cache`; none without HOME), private like the token store: a
-// directory and a file owned by this user that no one else may write, or it is neither read nor written. Its name
-// holds the Node version, the architecture and the probe's content id (the bundle's first line), and V8 checks
-// its own version, flags and the source's length: a cache is only used with the source it was made from. Any
-// problem with it — absent, rejected, unreadable, unwritable — only costs the compile it would have saved.
+// `~/.cache/hpauth`, `~/Library/Caches/hpauth`, `%LOCALAPPDATA%\hpauth\cache`; none without HOME), private like
+// the token store: a directory and a file owned by this user that no one else may write, or it is neither read nor
+// written (V8 code is code: a cache others could plant would be theirs to run). Its name holds the Node version,
+// the architecture, the probe's content id (the bundle's first line), its size and mtime, and V8 checks its own
+// version, flags and the source's length: a cache is only used with the source it was made from. Any problem with
+// it — absent, rejected, unreadable, unwritable — only costs the compile it would have saved.
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");
