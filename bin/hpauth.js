@@ -34,7 +34,8 @@ function probe() {
     return false;
   }
   const vm = require("node:vm");
-  const id = /^\/\/ hpauth-probe ([0-9a-f]+)\n/.exec(source)?.[1];
+  const head = "// hpauth-probe ";
+  const id = source.startsWith(head) ? source.slice(head.length, source.indexOf("\n")) : undefined;
   const cacheFile = id ? codeCacheFile(id, st) : undefined;
   const cached = cacheFile ? readPrivate(cacheFile) : undefined;
   let out;

@@ -200,6 +200,28 @@ describe("the cached-token probe answers as the full CLI does", () => {
     });
   });
 
+  it("the probe's V8 code cache: private, and never a reason for a different answer", async () => {
+    const cacheDir = join(home, ".cache", "hpauth");
+    const [name] = (await readdir(cacheDir)).filter((n) => n.endsWith(".v8"));
+    expect(name).toMatch(new RegExp(`^probe-${process.version}-${process.arch}-[0-9a-f]{16}-\\d+-\\d+\\.v8$`));
+    const cache = join(cacheDir, name as string);
+    expect((await stat(cacheDir)).mode & 0o777).toBe(0o700);
+    expect((await stat(cache)).mode & 0o777).toBe(0o600);
+    // Damaged: V8 refuses it, the probe compiles from source, answers the same, and writes a good one.
+    await writeFile(cache, Buffer.alloc(4096, 7));
+    await expectSame(["token", "-p", "gl"], "answered");
+    expect((await readFile(cache)).equals(Buffer.alloc(4096, 7))).toBe(false);
+    // A directory others may write: the cache there is neither read nor replaced.
+    await writeFile(cache, "planted");
+    await chmod(cacheDir, 0o777);
+    await expectSame(["token", "-p", "gl"], "answered");
+    expect(await readFile(cache, "utf8")).toBe("planted");
+    await chmod(cacheDir, 0o700);
+    await rm(cache);
+    await expectSame(["token", "-p", "gl"], "answered");
+    expect((await readdir(cacheDir)).filter((n) => n.endsWith(".v8"))).toEqual([name]);
+  });
+
   it("errors and unusual forms reach the full CLI unchanged", async () => {
     for (const args of [
       ["token", "-p", "nope"],
