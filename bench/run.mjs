@@ -5,7 +5,7 @@
 //   node bench/run.mjs       (needs a build: dist/ and bin/hpauth.js)
 //   node bench/run.mjs --json        one JSON document on stdout
 //   node bench/run.mjs --quick       fewer repetitions (a smoke run)
-//   node bench/run.mjs --only cli    just benchmark 1
+//   node bench/run.mjs --only cli    just benchmark 1 (--rounds N: its rounds, default 30)
 //
 // What is measured (see BENCHMARKS.md):
 //   1. cached `hpauth token` wall time (file store holding a valid GreenLake token, emulator on loopback) ÷ `node -e 0`:
@@ -26,6 +26,10 @@ const asJson = process.argv.includes("--json");
 const quick = process.argv.includes("--quick");
 // --only cli: just benchmark 1 (the cached CLI calls), ≈ 15 s.
 const onlyCli = process.argv.includes("--only") && process.argv[process.argv.indexOf("--only") + 1] === "cli";
+// --rounds N: rounds of benchmark 1 (default 30): more of them steady the medians on a loaded machine.
+const cliRounds = process.argv.includes("--rounds")
+  ? Number(process.argv[process.argv.indexOf("--rounds") + 1])
+  : undefined;
 
 const { startEmulator } = await import(join(repo, "dist", "emulator", "index.js"));
 const { createTokenManager, MemoryTokenStore } = await import(join(repo, "dist", "index.js"));
@@ -83,7 +87,7 @@ try {
 
   // ---- 1. cached `hpauth token` vs `node -e 0` -----------------------------------------------------------------
   // Each form of a cached call, all interleaved with `node -e 0` in one run (every round runs each subject and the
-  // baseline, rotating the order): the flags-only profile (`--provider … --store-dir`), `-p NAME` from a TOML config
+  // baseline, in a new shuffled order each round): the flags-only profile (`--provider … --store-dir`), `-p NAME` from a TOML config
   // file at the default location (default store directory too), `header`, `token --json`, and the flags-only form
   // once more with HPAUTH_PROBE=off: the full CLI, i.e. the path every cached call took before the probe.
   {
@@ -126,17 +130,22 @@ try {
       const source = JSON.parse(check.out).source;
       if (source !== "cache") throw new Error(`${name}: expected a cached token on the second call, got ${source}`);
     }
-    const rounds = quick ? 8 : 30;
+    const rounds = cliRounds ?? (quick ? 8 : 30);
     const names = Object.keys(subjects);
     const node0 = [];
     const ms = Object.fromEntries(names.map((n) => [n, []]));
     const pair = Object.fromEntries(names.map((n) => [n, []]));
     for (let i = 0; i < 3; i++) await run(["-e", "0"], env); // warm the page cache
+    let seed = 12;
     for (let i = 0; i < rounds; i++) {
-      // Rotate: the baseline first, last or in between, and the subjects in a shifting order.
-      const order = ["node0", ...names];
-      const k = i % order.length;
-      const seq = [...order.slice(k), ...order.slice(0, k)];
+      // A new order every round (a seeded shuffle): a fixed cycle would give each subject the same neighbour every
+      // round (the baseline always right after the heavy full CLI, say), a bias no number of rounds removes.
+      const seq = ["node0", ...names];
+      for (let j = seq.length - 1; j > 0; j--) {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        const r = seed % (j + 1);
+        [seq[j], seq[r]] = [seq[r], seq[j]];
+      }
       const got = {};
       for (const n of seq) {
         if (n === "node0") got.node0 = await run(["-e", "0"], env);
