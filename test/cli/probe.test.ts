@@ -200,6 +200,16 @@ describe("the cached-token probe answers as the full CLI does", () => {
     });
   });
 
+  it("the package ships what the CommonJS bin needs: bin/package.json (type commonjs) and dist/probe.cjs", async () => {
+    const { stdout } = await promisify(execFile)("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
+      cwd: root,
+      timeout: 60_000,
+    });
+    const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(["bin/hpauth.js", "bin/package.json", "dist/probe.cjs"]));
+    expect(JSON.parse(await readFile(join(root, "bin/package.json"), "utf8"))).toEqual({ type: "commonjs" });
+  });
+
   it("the probe's V8 code cache: private, and never a reason for a different answer", async () => {
     const cacheDir = join(home, ".cache", "hpauth");
     const [name] = (await readdir(cacheDir)).filter((n) => n.endsWith(".v8"));
