@@ -5,15 +5,17 @@
 //   node bench/run.mjs       (needs a build: dist/ and bin/hpauth.js)
 //   node bench/run.mjs --json        one JSON document on stdout
 //   node bench/run.mjs --quick       fewer repetitions (a smoke run)
+//   node bench/run.mjs --only cli    just benchmark 1 (--rounds N: its rounds, default 30)
 //
 // What is measured (see BENCHMARKS.md):
-//   1. cached `hpauth token` wall time (file store holding a valid GreenLake token, emulator on loopback) ÷ `node -e 0`
+//   1. cached `hpauth token` wall time (file store holding a valid GreenLake token, emulator on loopback) ÷ `node -e 0`:
+//      flags-only, `-p NAME` from a TOML file, `header`, `--json`, and the full CLI (HPAUTH_PROBE=off)
 //   2. in-process cached getToken() ns/call (memory store; file store) ÷ an async Map.get (and ÷ readFile+JSON.parse)
 //   3. token-endpoint calls when N = 1, 4, 16 `hpauth token` processes start on one expired Aruba credential
 //   4. bench/store.mjs (FileTokenStore latency against plain-fs baselines), run as a child, folded in
 import { execFileSync, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
-import { availableParallelism, cpus, tmpdir } from "node:os";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -22,6 +24,12 @@ const repo = join(here, "..");
 const bin = join(repo, "bin", "hpauth.js");
 const asJson = process.argv.includes("--json");
 const quick = process.argv.includes("--quick");
+// --only cli: just benchmark 1 (the cached CLI calls), ≈ 15 s.
+const onlyCli = process.argv.includes("--only") && process.argv[process.argv.indexOf("--only") + 1] === "cli";
+// --rounds N: rounds of benchmark 1 (default 30): more of them steady the medians on a loaded machine.
+const cliRounds = process.argv.includes("--rounds")
+  ? Number(process.argv[process.argv.indexOf("--rounds") + 1])
+  : undefined;
 
 const { startEmulator } = await import(join(repo, "dist", "emulator", "index.js"));
 const { createTokenManager, MemoryTokenStore } = await import(join(repo, "dist", "index.js"));
@@ -78,11 +86,13 @@ try {
   };
 
   // ---- 1. cached `hpauth token` vs `node -e 0` -----------------------------------------------------------------
+  // Each form of a cached call, all interleaved with `node -e 0` in one run (every round runs each subject and the
+  // baseline, in a new shuffled order each round): the flags-only profile (`--provider … --store-dir`), `-p NAME` from a TOML config
+  // file at the default location (default store directory too), `header`, `token --json`, and the flags-only form
+  // once more with HPAUTH_PROBE=off: the full CLI, i.e. the path every cached call took before the probe.
   {
     const storeDir = join(root, "cli-cache");
-    const args = [
-      bin,
-      "token",
+    const flags = [
       "--provider",
       "greenlake",
       "--base-url",
@@ -94,44 +104,84 @@ try {
       "--store-dir",
       storeDir,
     ];
-    const first = await run([...args, "--json"], env);
-    if (first.code !== 0) throw new Error(`hpauth token failed (exit ${first.code}): ${first.err.slice(-500)}`);
-    const check = await run([...args, "--json"], env);
-    const source = JSON.parse(check.out).source;
-    if (source !== "cache") throw new Error(`expected a cached token on the second call, got ${source}`);
-    const rounds = quick ? 8 : 30;
+    const cfgHome = join(root, "cfg-home");
+    await mkdir(join(cfgHome, "hpauth"), { recursive: true });
+    await writeFile(
+      join(cfgHome, "hpauth", "config.toml"),
+      `default_profile = "gl"\n\n[profiles.gl]\nprovider = "greenlake"\nbase_url = "${gl.baseUrl}"\nclient_id = "${gl.clientId}"\nclient_secret_env = "BENCH_GL_SECRET"\n\n[profiles.other]\nprovider = "greenlake"\nregion = "eu1"\nclient_id = "x"\nclient_secret_env = "X"\n`,
+      { mode: 0o600 },
+    );
+    const tomlEnv = { ...env, XDG_CONFIG_HOME: cfgHome, XDG_DATA_HOME: join(root, "cfg-data") };
+    const subjects = {
+      flags: { what: "`hpauth token --provider … --store-dir DIR`", args: [bin, "token", ...flags], env },
+      toml: { what: "`hpauth token -p gl` (TOML config file)", args: [bin, "token", "-p", "gl"], env: tomlEnv },
+      header: { what: "`hpauth header --provider …`", args: [bin, "header", ...flags], env },
+      json: { what: "`hpauth token --json -p gl` (TOML)", args: [bin, "token", "--json", "-p", "gl"], env: tomlEnv },
+      full: {
+        what: "`hpauth token --provider …` with HPAUTH_PROBE=off (the full CLI)",
+        args: [bin, "token", ...flags],
+        env: { ...env, HPAUTH_PROBE: "off" },
+      },
+    };
+    for (const [name, s] of Object.entries(subjects)) {
+      const first = await run([...s.args, "--json"], s.env);
+      if (first.code !== 0) throw new Error(`${name}: hpauth failed (exit ${first.code}): ${first.err.slice(-500)}`);
+      const check = await run([...s.args.filter((a) => a !== "--json"), "--json"], { ...s.env, HPAUTH_PROBE: "off" });
+      const source = JSON.parse(check.out).source;
+      if (source !== "cache") throw new Error(`${name}: expected a cached token on the second call, got ${source}`);
+    }
+    const rounds = cliRounds ?? (quick ? 8 : 30);
+    const names = Object.keys(subjects);
     const node0 = [];
-    const cli = [];
-    const pair = [];
+    const ms = Object.fromEntries(names.map((n) => [n, []]));
+    const pair = Object.fromEntries(names.map((n) => [n, []]));
     for (let i = 0; i < 3; i++) await run(["-e", "0"], env); // warm the page cache
+    let seed = 12;
     for (let i = 0; i < rounds; i++) {
-      let a;
-      let b;
-      if (i % 2 === 0) {
-        a = await run(["-e", "0"], env);
-        b = await run(args, env);
-      } else {
-        b = await run(args, env);
-        a = await run(["-e", "0"], env);
+      // A new order every round (a seeded shuffle): a fixed cycle would give each subject the same neighbour every
+      // round (the baseline always right after the heavy full CLI, say), a bias no number of rounds removes.
+      const seq = ["node0", ...names];
+      for (let j = seq.length - 1; j > 0; j--) {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        const r = seed % (j + 1);
+        [seq[j], seq[r]] = [seq[r], seq[j]];
       }
-      if (b.code !== 0) throw new Error(`hpauth token failed (exit ${b.code})`);
-      node0.push(a.ms);
-      cli.push(b.ms);
-      pair.push(b.ms / a.ms);
+      const got = {};
+      for (const n of seq) {
+        if (n === "node0") got.node0 = await run(["-e", "0"], env);
+        else {
+          const r = await run(subjects[n].args, subjects[n].env);
+          if (r.code !== 0 || r.err !== "") throw new Error(`${n}: exit ${r.code}: ${r.err.slice(-300)}`);
+          got[n] = r;
+        }
+      }
+      node0.push(got.node0.ms);
+      for (const n of names) {
+        ms[n].push(got[n].ms);
+        pair[n].push(got[n].ms / got.node0.ms);
+      }
     }
     results.cliCachedToken = {
-      what: "cached `hpauth token` (file store, GreenLake) wall time ÷ `node -e 0`",
+      what: "cached `hpauth token|header` (file store, GreenLake) wall time ÷ `node -e 0`, interleaved",
       runs: rounds,
-      ratio: round(median(pair)),
-      ratioOfMedians: round(median(cli) / median(node0)),
-      medianMs: { hpauthToken: round(median(cli), 1), nodeE0: round(median(node0), 1) },
-      overheadMs: round(median(cli) - median(node0), 1),
+      nodeE0Ms: round(median(node0), 1),
+      subjects: Object.fromEntries(
+        names.map((n) => [
+          n,
+          {
+            what: subjects[n].what,
+            ratio: round(median(pair[n])),
+            ratioOfMedians: round(median(ms[n]) / median(node0)),
+            medianMs: round(median(ms[n]), 1),
+            overheadMs: round(median(ms[n]) - median(node0), 1),
+          },
+        ]),
+      ),
     };
-    log(`1. cached hpauth token: ×${results.cliCachedToken.ratio} of node -e 0`);
+    for (const n of names) log(`1. cached ${n}: ×${results.cliCachedToken.subjects[n].ratio} of node -e 0`);
   }
-
   // ---- 2. in-process cached getToken() --------------------------------------------------------------------------
-  {
+  if (!onlyCli) {
     const profile = {
       name: "bench",
       provider: "greenlake",
@@ -210,7 +260,7 @@ try {
   }
 
   // ---- 3. N processes on one expired credential -----------------------------------------------------------------
-  {
+  if (!onlyCli) {
     const storeDir = join(root, "cli-race");
     const profile = {
       name: "bench-aruba",
@@ -299,7 +349,7 @@ try {
   }
 
   // ---- 4. bench/store.mjs ---------------------------------------------------------------------------------------
-  {
+  if (!onlyCli) {
     const s = await run([join(here, "store.mjs"), "--json"], process.env);
     if (s.code !== 0) throw new Error(`bench/store.mjs failed: ${s.err.slice(-500)}`);
     results.store = JSON.parse(s.out.trim().split("\n").at(-1));
@@ -322,6 +372,8 @@ const machine = {
   cpu: cpus()[0]?.model ?? "unknown",
   node: process.version,
   platform: `${process.platform} ${process.arch}`,
+  // The machine is shared: the load average (1, 5, 15 min) at the end of the run says how noisy the figures are.
+  loadavg: loadavg().map((x) => round(x, 2)),
 };
 const doc = { machine, totalSeconds: round((Date.now() - started) / 1000, 1), results };
 
@@ -330,36 +382,41 @@ if (asJson) {
 } else {
   const rows = [];
   const c = results.cliCachedToken;
-  rows.push([
-    "cached `hpauth token` ÷ `node -e 0` (wall)",
-    `×${c.ratio}`,
-    `${c.medianMs.hpauthToken} ms vs ${c.medianMs.nodeE0} ms (+${c.overheadMs} ms), ${c.runs} pairs`,
-  ]);
+  for (const r of Object.values(c.subjects)) {
+    rows.push([
+      `cached ${r.what} ÷ \`node -e 0\``,
+      `×${r.ratio}`,
+      `${r.medianMs} ms vs ${c.nodeE0Ms} ms (+${r.overheadMs} ms), ${c.runs} rounds`,
+    ]);
+  }
   const m = results.getTokenMemory;
-  rows.push([
-    "getToken() cached, memory store ÷ Map.get",
-    `×${m.ratio}`,
-    `${m.nsPerCall} ns vs ${m.baselineNsPerCall} ns per call`,
-  ]);
+  if (m)
+    rows.push([
+      "getToken() cached, memory store ÷ Map.get",
+      `×${m.ratio}`,
+      `${m.nsPerCall} ns vs ${m.baselineNsPerCall} ns per call`,
+    ]);
   const f = results.getTokenFile;
-  rows.push([
-    "getToken() cached, file store ÷ Map.get",
-    `×${f.ratio}`,
-    `${f.nsPerCall} ns vs ${f.baselineNsPerCall} ns per call`,
-  ]);
-  rows.push([
-    "getToken() cached, file store ÷ readFile+JSON.parse",
-    `×${f.vsReadFileJsonParse.ratio}`,
-    `baseline ${f.vsReadFileJsonParse.baselineNsPerCall} ns per call`,
-  ]);
-  for (const [n, r] of Object.entries(results.expiredRace.byN)) {
+  if (f)
+    rows.push([
+      "getToken() cached, file store ÷ Map.get",
+      `×${f.ratio}`,
+      `${f.nsPerCall} ns vs ${f.baselineNsPerCall} ns per call`,
+    ]);
+  if (f)
+    rows.push([
+      "getToken() cached, file store ÷ readFile+JSON.parse",
+      `×${f.vsReadFileJsonParse.ratio}`,
+      `baseline ${f.vsReadFileJsonParse.baselineNsPerCall} ns per call`,
+    ]);
+  for (const [n, r] of Object.entries(results.expiredRace?.byN ?? {})) {
     rows.push([
       `N=${n} processes, expired Aruba credential`,
       `${r.tokenRequestsPerRun} token request(s) / run`,
       `${r.refreshesPerRun} refresh, ${r.loginsPerRun} login / run; ${round(r.tokenRequestsPerRun / Number(n), 3)} token requests per process, ${r.failedProcesses} failed, ${r.distinctTokensPerRun} token(s), ${r.medianWallMs} ms, ${r.met ? "target met" : "TARGET MISSED"}`,
     ]);
   }
-  for (const r of Object.values(results.store.results)) {
+  for (const r of Object.values(results.store?.results ?? {})) {
     rows.push([
       `store: ${r.name} ÷ ${r.baseline}`,
       `×${r.ratio.toFixed(2)}`,
@@ -369,7 +426,7 @@ if (asJson) {
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
   console.log(
-    `hpauth benchmarks — commit ${machine.commit}, node ${machine.node}, ${machine.platform}, nproc ${machine.nproc} (${machine.cpu})`,
+    `hpauth benchmarks — commit ${machine.commit}, node ${machine.node}, ${machine.platform}, nproc ${machine.nproc} (${machine.cpu}), load average ${machine.loadavg.join(" ")}`,
   );
   console.log(`${"benchmark".padEnd(w0)}  ${"ratio".padEnd(w1)}  detail`);
   console.log(`${"-".repeat(w0)}  ${"-".repeat(w1)}  ------`);

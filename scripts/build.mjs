@@ -39,3 +39,42 @@ await build({
     js: "import { createRequire as __hpauthCreateRequire } from 'node:module'; const require = __hpauthCreateRequire(import.meta.url);",
   },
 });
+
+// The cached-token probe (src/cli/probe.ts; bin/hpauth.js runs it before dist/cli.js): one CommonJS file, read and
+// run synchronously, so a cached `hpauth token` never starts the ES module loader. It is synchronous by design, so
+// nothing it imports lazily (`await import()`: commander, the YAML/JSON parsers, the OAuth flows) can be on its
+// path: such imports become a module that throws, and the bundle holds only what the probe runs. The first line
+// names the bundle's content (a SHA-256 prefix), which bin/hpauth.js puts in the name of the V8 code cache it
+// keeps for it, so a cache is only ever used with the exact source it was made from.
+{
+  const { createHash } = await import("node:crypto");
+  const { writeFileSync } = await import("node:fs");
+  const lazyOff = {
+    name: "probe-no-lazy-imports",
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (args) =>
+        args.kind === "dynamic-import" ? { path: args.path, namespace: "probe-lazy" } : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: "probe-lazy" }, (args) => ({
+        contents: `throw new Error(${JSON.stringify(`${args.path} is not part of the probe bundle`)});`,
+        loader: "js",
+      }));
+    },
+  };
+  const probe = await build({
+    entryPoints: ["src/cli/probe.ts"],
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    minify: true,
+    write: false,
+    logLevel: "warning",
+    // argv.ts's createRequire(import.meta.url) serves commander, which the probe never loads.
+    logOverride: { "empty-import-meta": "silent" },
+    plugins: [lazyOff],
+  });
+  const text = probe.outputFiles[0].text;
+  const id = createHash("sha256").update(text).digest("hex").slice(0, 16);
+  writeFileSync("dist/probe.cjs", `// hpauth-probe ${id}\n${text}`);
+}

@@ -4,8 +4,7 @@
  */
 import { stat } from "node:fs/promises";
 import { homedir } from "node:os";
-import { PROFILE_FIELDS, snakeCase } from "../config/fields.js";
-import { type HpauthConfig, loadConfigFile } from "../config/load.js";
+import { type HpauthConfig, inlineSecrets, loadConfigFile, secretsExposedWarning } from "../config/load.js";
 import { locateConfig } from "../config/paths.js";
 import { type ResolvedConfigProfile, resolveProfile } from "../config/resolve.js";
 import { createTokenManager, type TokenManager } from "../engine/manager.js";
@@ -15,7 +14,7 @@ import type { EngineEvent, InteractiveAuthorizer, NamedProfile } from "../engine
 import { defaultTokenDir, FileTokenStore } from "../stores/file.js";
 import { MemoryTokenStore } from "../stores/memory.js";
 import type { TokenStore } from "../stores/types.js";
-import { parseStore } from "./globals.js";
+import { storeKind } from "./globals.js";
 import type { CommandIO } from "./io.js";
 import type { GlobalOptions } from "./options.js";
 import { clearProgress, progressEnabled, showProgress } from "./progress.js";
@@ -53,36 +52,18 @@ export async function loadCliConfig(
   return config;
 }
 
-/** The fields that hold a secret inline (not a reference to one), as `profiles.<name>.<snake_key>`. */
-function inlineSecrets(config: HpauthConfig): string[] {
-  const found: string[] = [];
-  for (const [name, profile] of Object.entries(config.profiles)) {
-    for (const f of PROFILE_FIELDS) {
-      if (f.secret && (profile as Record<string, unknown>)[f.key] !== undefined)
-        found.push(`profiles.${name}.${snakeCase(f.key)}`);
-    }
-  }
-  return found;
-}
-
 /**
  * As ssh does for its keys: a config file holding a secret inline that others may read is worth a warning (it is
  * not refused: the secret has been exposed already, and refusing would only break the run).
  */
 async function warnIfSecretsExposed(config: HpauthConfig, io: CommandIO, options: GlobalOptions): Promise<void> {
-  const secrets = inlineSecrets(config);
-  if (secrets.length === 0) return;
+  if (inlineSecrets(config).length === 0) return;
   const mode = await stat(config.path).then(
     (s) => s.mode & 0o777,
     () => undefined,
   );
-  if (mode === undefined || (mode & 0o077) === 0) return;
-  const who = mode & 0o007 ? "everyone on this machine" : "its group";
-  warn(
-    io,
-    options,
-    `Warning: ${config.path} holds a secret (${secrets.join(", ")}) and is open to ${who} (mode ${mode.toString(8).padStart(4, "0")}). Run: chmod 600 ${config.path} (or move the secret to client_secret_env / password_env).`,
-  );
+  const message = secretsExposedWarning(config, mode);
+  if (message) warn(io, options, message);
 }
 
 export async function resolveCliProfile(
@@ -107,9 +88,7 @@ export function openStore(
   config?: HpauthConfig,
 ): TokenStore {
   const env = io.env.HPAUTH_STORE;
-  const fromConfig = config?.store?.url;
-  const kind =
-    options.store ?? (env ? parseStore(env, "HPAUTH_STORE") : fromConfig ? parseStore(fromConfig, "store") : "file");
+  const kind = storeKind(options, io.env, config);
   if (kind === "memory") return new MemoryTokenStore();
   if (kind !== "file") {
     // A redis:// or rediss:// URL (parseStore allows nothing else); the client loads on first use.

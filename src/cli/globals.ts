@@ -21,6 +21,23 @@ export function parseStore(value: string, source = "--store"): string {
   });
 }
 
+/**
+ * The store the CLI opens: `--store`, else HPAUTH_STORE, else the config file's `store`, else `file` (one rule for
+ * context.ts openStore and the cached-token probe).
+ */
+export function storeKind(
+  options: Pick<GlobalOptions, "store">,
+  env: Readonly<Record<string, string | undefined>>,
+  config?: { store?: { url?: string } },
+): string {
+  const fromEnv = env.HPAUTH_STORE;
+  const fromConfig = config?.store?.url;
+  return (
+    options.store ??
+    (fromEnv ? parseStore(fromEnv, "HPAUTH_STORE") : fromConfig ? parseStore(fromConfig, "store") : "file")
+  );
+}
+
 /** A global flag for the commander-free parser: commander's attribute name and what it takes. */
 export interface GlobalFastFlag {
   key: string;
@@ -30,6 +47,8 @@ export interface GlobalFastFlag {
 
 interface GlobalSpec {
   flags: string;
+  /** The flag's spellings (`-p`, `--profile`), what the commander-free parser matches. */
+  names: readonly string[];
   description: string;
   group: GlobalGroup;
   key: string;
@@ -37,17 +56,12 @@ interface GlobalSpec {
   parse?: (value: string) => unknown;
 }
 
-const camel = (flag: string) =>
-  flag
-    .replace(/^--(no-)?/, "")
-    .split("-")
-    .reduce((a, w) => a + w[0]?.toUpperCase() + w.slice(1));
-
 /** Every global option, in declaration order (commander takes the first that matches). */
 function specs(): GlobalSpec[] {
   const out: GlobalSpec[] = [
     {
       flags: "-c, --config <path>",
+      names: ["-c", "--config"],
       description: "config file (default: HPAUTH_CONFIG or the platform config dir)",
       group: "config",
       key: "config",
@@ -55,6 +69,7 @@ function specs(): GlobalSpec[] {
     },
     {
       flags: "-p, --profile <name>",
+      names: ["-p", "--profile"],
       description: "profile to use (default: HPAUTH_PROFILE, default_profile, or the only one)",
       group: "profile",
       key: "profile",
@@ -62,6 +77,7 @@ function specs(): GlobalSpec[] {
     },
     {
       flags: "--json",
+      names: ["--json"],
       description: "machine-readable output on stdout",
       group: "output",
       key: "json",
@@ -69,6 +85,7 @@ function specs(): GlobalSpec[] {
     },
     {
       flags: "-v, --verbose",
+      names: ["-v", "--verbose"],
       description: "engine events (redacted) on stderr",
       group: "output",
       key: "verbose",
@@ -76,14 +93,23 @@ function specs(): GlobalSpec[] {
     },
     {
       flags: "-q, --quiet",
+      names: ["-q", "--quiet"],
       description: "no warnings or progress on stderr",
       group: "output",
       key: "quiet",
       kind: "true",
     },
-    { flags: "--no-color", description: "no colours", group: "output", key: "color", kind: "false" },
+    {
+      flags: "--no-color",
+      names: ["--no-color"],
+      description: "no colours",
+      group: "output",
+      key: "color",
+      kind: "false",
+    },
     {
       flags: "--store <kind>",
+      names: ["--store"],
       description: "token store: file (default), memory, or a redis:// / rediss:// URL (default: HPAUTH_STORE)",
       group: "store",
       key: "store",
@@ -92,6 +118,7 @@ function specs(): GlobalSpec[] {
     },
     {
       flags: "--store-dir <dir>",
+      names: ["--store-dir"],
       description: "token store directory (default: HPAUTH_STORE_DIR or the platform's state dir)",
       group: "store",
       key: "storeDir",
@@ -100,14 +127,22 @@ function specs(): GlobalSpec[] {
   ];
   for (const field of PROFILE_FIELDS) {
     const flag = flagName(field.key);
-    const base = { group: "fields" as const, key: camel(flag) };
+    // commander's attribute name of `--client-secret-env` is the field's own key, clientSecretEnv.
+    const base = { group: "fields" as const, key: field.key };
     if (field.kind === "boolean") {
-      out.push({ ...base, flags: flag, description: field.description, kind: "true" });
-      out.push({ ...base, flags: `--no-${flag.slice(2)}`, description: `do not ${field.key}`, kind: "false" });
+      out.push({ ...base, flags: flag, names: [flag], description: field.description, kind: "true" });
+      const no = `--no-${flag.slice(2)}`;
+      out.push({ ...base, flags: no, names: [no], description: `do not ${field.key}`, kind: "false" });
     } else if (field.kind === "record") {
-      out.push({ ...base, flags: `${flag} <key=value...>`, description: field.description, kind: "record" });
+      out.push({
+        ...base,
+        flags: `${flag} <key=value...>`,
+        names: [flag],
+        description: field.description,
+        kind: "record",
+      });
     } else {
-      out.push({ ...base, flags: `${flag} <value>`, description: field.description, kind: "value" });
+      out.push({ ...base, flags: `${flag} <value>`, names: [flag], description: field.description, kind: "value" });
     }
   }
   return out;
@@ -146,11 +181,7 @@ export function globalFastFlags(): Map<string, GlobalFastFlag> {
   if (fastFlags) return fastFlags;
   const m = new Map<string, GlobalFastFlag>();
   for (const s of specs()) {
-    const names = s.flags
-      .split(/[ ,]+/)
-      .filter((w) => w.startsWith("-"))
-      .map((w) => w.trim());
-    for (const name of names) {
+    for (const name of s.names) {
       if (!m.has(name)) m.set(name, { key: s.key, kind: s.kind, ...(s.parse ? { parse: s.parse } : {}) });
     }
   }

@@ -7,7 +7,7 @@ import { extname } from "node:path";
 import { HpauthError } from "../engine/errors.js";
 import { suggestion } from "../engine/suggest.js";
 import { PROVIDER_IDS, type ProfileConfig } from "../engine/types.js";
-import { camelCase, FIELD_BY_KEY, snakeCase } from "./fields.js";
+import { camelCase, FIELD_BY_KEY, PROFILE_FIELDS, snakeCase } from "./fields.js";
 
 export type ConfigFormat = "toml" | "yaml" | "json";
 
@@ -292,6 +292,29 @@ export function parseConfigWith(text: string, path: string, format: ConfigFormat
   return config;
 }
 
+/** The fields that hold a secret inline (not a reference to one), as `profiles.<name>.<snake_key>`. */
+export function inlineSecrets(config: HpauthConfig): string[] {
+  const found: string[] = [];
+  for (const [name, profile] of Object.entries(config.profiles)) {
+    for (const f of PROFILE_FIELDS) {
+      if (f.secret && (profile as Record<string, unknown>)[f.key] !== undefined)
+        found.push(`profiles.${name}.${snakeCase(f.key)}`);
+    }
+  }
+  return found;
+}
+
+/**
+ * The warning for a config file that holds a secret inline and that others may read (`mode`: its permission bits,
+ * undefined when unknown), or undefined when there is nothing to say.
+ */
+export function secretsExposedWarning(config: HpauthConfig, mode: number | undefined): string | undefined {
+  const secrets = inlineSecrets(config);
+  if (secrets.length === 0 || mode === undefined || (mode & 0o077) === 0) return undefined;
+  const who = mode & 0o007 ? "everyone on this machine" : "its group";
+  return `Warning: ${config.path} holds a secret (${secrets.join(", ")}) and is open to ${who} (mode ${mode.toString(8).padStart(4, "0")}). Run: chmod 600 ${config.path} (or move the secret to client_secret_env / password_env).`;
+}
+
 /** Reads the config file; a missing file is an empty config unless `mustExist`. */
 export async function loadConfigFile(path: string, mustExist: boolean): Promise<HpauthConfig> {
   let text: string;
@@ -299,9 +322,7 @@ export async function loadConfigFile(path: string, mustExist: boolean): Promise<
     text = await readFile(path, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" && !mustExist) {
-      return { path, exists: false, format: safeFormat(path), profiles: {}, warnings: [] };
-    }
+    if (code === "ENOENT" && !mustExist) return missingConfig(path);
     throw new HpauthError(
       "CONFIG_INVALID",
       `Config file ${path}: ${code === "ENOENT" ? "does not exist" : `cannot be read (${code ?? "error"})`}`,
@@ -310,6 +331,11 @@ export async function loadConfigFile(path: string, mustExist: boolean): Promise<
   }
   const format = formatFor(path);
   return parseConfigWith(text, path, format, await loadParser(format));
+}
+
+/** The empty config that stands for a missing file at `path`. */
+export function missingConfig(path: string): HpauthConfig {
+  return { path, exists: false, format: safeFormat(path), profiles: {}, warnings: [] };
 }
 
 function safeFormat(path: string): ConfigFormat {

@@ -12,6 +12,7 @@ import type { TokenRecord, TokenStore } from "../stores/types.js";
 import { clampTimeMs, rfc3339 } from "./dates.js";
 import { formatDuration, formatMs } from "./duration.js";
 import { HpauthError, isHpauthError } from "./errors.js";
+import { DEFAULT_MARGIN_SECONDS, isFresh, recordToken, refreshMargin } from "./fresh.js";
 import { DEFAULT_RETRY, type EventInput, type HttpContext, type RetryPolicy } from "./http.js";
 import { jwtExpiry } from "./jwt.js";
 import { credentialKey, loginBudgetKey, validateProfile } from "./profile.js";
@@ -87,8 +88,6 @@ interface ObtainRequest {
   signal?: AbortSignal;
 }
 
-const DEFAULT_MARGIN_SECONDS = 60;
-const MAX_JITTER_MS = 60_000;
 const LOCK_WAIT_NOTICE_MS = 200;
 
 function grantIsDead(e: unknown): boolean {
@@ -773,29 +772,15 @@ export class TokenManager {
   }
 
   #marginFor(lifetimeMs: number): number {
-    const jitter = this.#jitter * Math.min(lifetimeMs * 0.1, MAX_JITTER_MS);
-    // A margin larger than half the lifetime would make short-lived tokens permanently "expiring".
-    return Math.min(this.#marginMs + jitter, lifetimeMs / 2);
+    return refreshMargin(lifetimeMs, this.#marginMs, this.#jitter);
   }
 
   #fresh(rec: TokenRecord | undefined, minTtlMs: number): boolean {
-    if (!rec?.accessToken || rec.expiresAt === undefined) return false;
-    const lifetime = rec.expiresAt - (rec.obtainedAt ?? rec.expiresAt);
-    const left = rec.expiresAt - this.#rt.now();
-    return left > Math.max(this.#marginFor(lifetime), minTtlMs);
+    return isFresh(rec, this.#rt.now(), minTtlMs, this.#marginMs, this.#jitter);
   }
 
   #toAccessToken(rec: TokenRecord, source: AccessToken["source"]): AccessToken {
-    const t: AccessToken = {
-      accessToken: rec.accessToken ?? "",
-      tokenType: "Bearer",
-      expiresAt: new Date(rec.expiresAt ?? 0),
-      source,
-      profile: this.profile.name,
-      provider: this.profile.provider,
-    };
-    if (rec.scope) t.scope = rec.scope;
-    return t;
+    return recordToken(rec, source, this.profile);
   }
 
   #flowContext(signal?: AbortSignal): FlowContext {

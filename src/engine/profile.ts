@@ -2,13 +2,13 @@
  * Profile validation: a NamedProfile in, a ResolvedProfile out (endpoints computed from region or base URL,
  * secrets as references), or one CONFIG_INVALID error listing every problem, each naming its field.
  */
-import { createHash } from "node:crypto";
 import { HpauthError } from "./errors.js";
 import { configKey, withConfigKeys } from "./field-names.js";
 import { getProvider, PROVIDERS } from "./providers/index.js";
 import { isLoopback } from "./providers/oauth2.js";
 import type { ProviderField, ResolvedProfile } from "./providers/types.js";
 import { type SecretField, SecretRef } from "./secrets.js";
+import { sha256Hex } from "./sha256.js";
 import { suggestion } from "./suggest.js";
 import { type NamedProfile, PROVIDER_IDS, type ProviderId } from "./types.js";
 
@@ -265,11 +265,9 @@ export function validateProfile(profile: NamedProfile): ResolvedProfile {
   return resolved;
 }
 
+// A pure-JS SHA-256 (./sha256.ts): the CLI's cached-token probe computes the same key without loading node:crypto.
 function sha(parts: Array<string | undefined>): string {
-  return createHash("sha256")
-    .update(parts.map((p) => p ?? "").join("\u0000"))
-    .digest("hex")
-    .slice(0, 24);
+  return sha256Hex(parts.map((p) => p ?? "").join("\u0000")).slice(0, 24);
 }
 
 /** Store key of a credential: the same account at the same token endpoint shares tokens across profiles and processes. */

@@ -7,22 +7,23 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash, randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { homedir as osHomedir } from "node:os";
 import { posix, win32 } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { HpauthError } from "../engine/errors.js";
+import { baseName, FILE_FORMAT, isLockLeftover, type Parsed, parseFile, TEMP_FILE, tokenDirFor } from "./file-names.js";
 import {
   defaultFs,
   type HeldLock,
   holderState,
-  isLockLeftover,
   type ProcessIdentity,
   type StoreFs,
   selfIdentity,
   tryAcquire,
 } from "./filelock.js";
 import { DEFAULT_LOCK_TIMEOUT_MS, KeyedMutex } from "./mutex.js";
-import { keepCopyOf, readRecord } from "./record.js";
+import { readRecord } from "./record.js";
 import type { LockOptions, SetOptions, TokenRecord, TokenStore } from "./types.js";
 
 export type { StoreFs } from "./filelock.js";
@@ -31,22 +32,15 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * Where tokens live by default: `$XDG_DATA_HOME/hpauth/tokens` (else `~/.local/share/hpauth/tokens`) on Linux and
- * other Unixes, `~/Library/Application Support/hpauth/tokens` on macOS (XDG_DATA_HOME wins there too, as
- * XDG_CONFIG_HOME does for the config file), `%LOCALAPPDATA%\hpauth\tokens` on Windows — a per-user, non-roaming
- * location, because tokens are machine-local state, not settings to sync.
+ * other Unixes, `~/Library/Application Support/hpauth/tokens` on macOS, `%LOCALAPPDATA%\hpauth\tokens` on Windows
+ * (./file-names.ts tokenDirFor).
  */
 export function defaultTokenDir(
   env: Env = process.env,
   platform: NodeJS.Platform = process.platform,
   homedir: string = osHomedir(),
 ): string {
-  if (platform === "win32") {
-    return win32.join(env.LOCALAPPDATA || win32.join(homedir, "AppData", "Local"), "hpauth", "tokens");
-  }
-  // The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
-  const xdg = env.XDG_DATA_HOME && posix.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : undefined;
-  if (platform === "darwin" && !xdg) return posix.join(homedir, "Library", "Application Support", "hpauth", "tokens");
-  return posix.join(xdg ?? posix.join(homedir, ".local", "share"), "hpauth", "tokens");
+  return tokenDirFor(env, platform, homedir);
 }
 
 export interface FileTokenStoreOptions {
@@ -81,9 +75,6 @@ export { DEFAULT_LOCK_TIMEOUT_MS };
 export const DEFAULT_LOCK_STALE_MS = 5_000;
 export const DEFAULT_LOCK_UPDATE_MS = 1_000;
 const DEFAULT_TEMP_MAX_AGE_MS = 60_000;
-/** Version of the file envelope `{v, key, record}`; the record carries its own `v` (TokenRecord). */
-const FILE_FORMAT = 1;
-const RECORD_VERSION = 1;
 const IS_WINDOWS = process.platform === "win32";
 // Absent on Windows; a symlink planted in place of a token file must not be followed.
 const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
@@ -447,7 +438,7 @@ export class FileTokenStore implements TokenStore {
         if (age > this.#tempMaxAgeMs) await this.#fs.rm(path, { recursive: true, force: true }).catch(() => undefined);
         continue;
       }
-      const temp = /^\.(.+\.[0-9a-f]{32})\.json\..*\.tmp$/.exec(name);
+      const temp = TEMP_FILE.exec(name);
       if (!temp) continue;
       // Without the lock: only what is safe whoever holds it — dead writers' empty, broken or superseded temp
       // files. A recoverable one waits for the next withLock of its key; a live writer's is left alone.
@@ -553,51 +544,6 @@ function digest(text: string): string {
   return createHash("sha256").update(text, "utf8").digest("hex").slice(0, 32);
 }
 
-function baseName(key: string): string {
-  if (typeof key !== "string" || key === "")
-    throw new HpauthError("USAGE", "A token store key must be a non-empty string.");
-  const slug = key.replace(/[^A-Za-z0-9_-]+/g, "_").slice(0, 48);
-  const hash = createHash("sha256").update(key, "utf8").digest("hex").slice(0, 32);
-  return `${slug}.${hash}`;
-}
-
-type Parsed =
-  | { kind: "ok"; key: string; record: TokenRecord; prev?: string | null }
-  | { kind: "future"; version: number; reason: string }
-  | { kind: "corrupt"; reason: string };
-
-function parseFile(text: string): Parsed {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    return { kind: "corrupt", reason: text.length === 0 ? "empty file" : "not valid JSON (truncated or edited?)" };
-  }
-  if (!isObject(doc)) return { kind: "corrupt", reason: "not a JSON object" };
-  const newer =
-    newerVersion(doc.v, FILE_FORMAT) ?? (isObject(doc.record) ? newerVersion(doc.record.v, RECORD_VERSION) : undefined);
-  if (newer !== undefined) {
-    return {
-      kind: "future",
-      version: newer,
-      reason: `written by a newer hpauth (format version ${newer}; this one understands ${RECORD_VERSION})`,
-    };
-  }
-  if (doc.v !== FILE_FORMAT) return { kind: "corrupt", reason: "missing or invalid version field" };
-  if (typeof doc.key !== "string" || doc.key === "") return { kind: "corrupt", reason: "missing key" };
-  const record = doc.record;
-  if (!isObject(record) || record.v !== RECORD_VERSION || typeof record.provider !== "string") {
-    return { kind: "corrupt", reason: "missing or invalid record" };
-  }
-  const ok: Parsed = { kind: "ok", key: doc.key, record: record as unknown as TokenRecord };
-  if (doc.prev === null || typeof doc.prev === "string") ok.prev = doc.prev;
-  return ok;
-}
-
-function newerVersion(v: unknown, known: number): number | undefined {
-  return typeof v === "number" && Number.isInteger(v) && v > known ? v : undefined;
-}
-
 function unreadable(parsed: Exclude<Parsed, { kind: "ok" }>, file: string): HpauthError {
   if (parsed.kind === "future") {
     return storeError(`Token file ${file} was ${parsed.reason}; refusing to read or overwrite it.`, {
@@ -607,10 +553,6 @@ function unreadable(parsed: Exclude<Parsed, { kind: "ok" }>, file: string): Hpau
   return storeError(`Token file ${file} is unreadable: ${parsed.reason}.`, {
     hint: "Fix or delete the file; a new `hpauth login` replaces it (keeping a .corrupt copy of the damaged bytes).",
   });
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function modeOf(mode: number): string {
@@ -633,4 +575,19 @@ function lockTimeout(key: string, timeoutMs: number, staleMs: number): HpauthErr
   return new HpauthError("LOCK_TIMEOUT", `Timed out after ${timeoutMs} ms waiting for the lock on "${key}".`, {
     hint: `Another hpauth process is refreshing or logging in for this credential; wait for it or raise the lock timeout (a crashed holder's lock is taken over after ${Math.round(staleMs / 1000)} s).`,
   });
+}
+
+/**
+ * Writes `text` beside `file` as `<file>.corrupt-<content hash>` (0600, never overwriting): the same damaged bytes
+ * read again make no second copy (and no second warning).
+ */
+export async function keepCopyOf(file: string, text: string): Promise<{ path: string; created: boolean }> {
+  const path = `${file}.corrupt-${createHash("sha256").update(text, "utf8").digest("hex").slice(0, 12)}`;
+  try {
+    await writeFile(path, text, { flag: "wx", mode: 0o600 });
+    return { path, created: true };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    return { path, created: false };
+  }
 }

@@ -335,10 +335,3 @@ function hold(lockPath: string, owner: LockOwner, ino: number, o: DirLockOptions
     },
   };
 }
-
-/** Leftovers of takeovers, releases and moved-aside files, by name: `<name>.lock.<kind>-…`. */
-export function isLockLeftover(name: string): "tombstone" | "released" | undefined {
-  if (/\.lock\.(dead|stale)-[A-Za-z0-9]+$/.test(name)) return "tombstone";
-  if (/\.lock\.(released|new)-[0-9a-f]+$/.test(name)) return "released";
-  return undefined;
-}

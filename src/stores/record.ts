@@ -13,9 +13,8 @@
  * - A damaged bookkeeping field (`lastError`, `lastLoginAt`, `refreshTokenIssuedAt`, …) is dropped alone.
  * A salvaged record is used with a warning naming the file and the fields (never their values), after the store has
  * kept the original bytes aside. Unknown extra fields are kept (a newer hpauth of the same record version).
+ * Pure (the copy is the caller's `keepAside`): the CLI's cached-token probe judges records with checkRecord too.
  */
-import { createHash } from "node:crypto";
-import { writeFile } from "node:fs/promises";
 import { isTimeMs } from "../engine/dates.js";
 import { HpauthError } from "../engine/errors.js";
 import type { TokenRecord } from "./types.js";
@@ -129,19 +128,4 @@ export async function readRecord(value: unknown, options: ReadRecordOptions): Pr
     }.`,
   );
   return checked.record;
-}
-
-/**
- * Writes `text` beside `file` as `<file>.corrupt-<content hash>` (0600, never overwriting): the same damaged bytes
- * read again make no second copy (and no second warning).
- */
-export async function keepCopyOf(file: string, text: string): Promise<{ path: string; created: boolean }> {
-  const path = `${file}.corrupt-${createHash("sha256").update(text, "utf8").digest("hex").slice(0, 12)}`;
-  try {
-    await writeFile(path, text, { flag: "wx", mode: 0o600 });
-    return { path, created: true };
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    return { path, created: false };
-  }
 }

@@ -118,7 +118,7 @@ describe("the built binary", () => {
     async function loaded(args: string[], env: Record<string, string>) {
       const log = join(dir, `modules-${Math.random().toString(36).slice(2)}.jsonl`);
       const r = await hpauth(args, { ...env, HPAUTH_TEST_MODULE_LOG: log }, undefined, ["--import", recorder]);
-      const lines = (await readFile(log, "utf8")).trim().split("\n");
+      const lines = (await readFile(log, "utf8").catch(() => "")).trim().split("\n").filter(Boolean);
       const mods = lines.map((l) => JSON.parse(l) as { url: string; packages: string[]; sources: string[] });
       return {
         ...r,
@@ -129,12 +129,24 @@ describe("the built binary", () => {
     }
     const env = () => ({ GL_SECRET: emu.providers.greenlake!.clientSecret! });
 
-    it("a cached token loads neither commander, nor a config parser, nor the OAuth or JWT libraries", async () => {
+    it("a cached token is answered by the probe: the full CLI's ES modules are not loaded at all", async () => {
+      const store = join(dir, "s3-probe");
+      const first = await loaded(["token", ...glArgs(store)], env());
+      expect(first.code, first.err).toBe(0);
+      expect(first.urls.some((u) => u.endsWith("/dist/cli.js"))).toBe(true);
+      for (const args of [["token"], ["header"], ["token", "--json"]]) {
+        const cached = await loaded([...args, ...glArgs(store)], env());
+        expect(cached.code, cached.err).toBe(0);
+        expect(cached.urls.filter((u) => u.includes("/dist/"))).toEqual([]);
+      }
+    });
+
+    it("the full CLI's cached path (HPAUTH_PROBE=off, or whatever the probe declines) loads neither commander, nor a config parser, nor the OAuth or JWT libraries", async () => {
       const store = join(dir, "s3");
       // The first run logs in (a lock is taken: the store's own src/stores/filelock.ts, no lock package).
       const first = await loaded(["token", ...glArgs(store)], env());
       expect(first.code, first.err).toBe(0);
-      const cached = await loaded(["token", ...glArgs(store)], env());
+      const cached = await loaded(["token", ...glArgs(store)], { ...env(), HPAUTH_PROBE: "off" });
       expect(cached.code, cached.err).toBe(0);
       expect(cached.out.trim()).toBe(first.out.trim());
       expect(cached.sources).toContain("src/stores/file.ts");
@@ -145,8 +157,9 @@ describe("the built binary", () => {
         expect([...cached.sources], src).not.toContain(src);
       expect(cached.urls).not.toContain("node:child_process");
       // `header` takes the same path.
-      const header = await loaded(["header", ...glArgs(store)], env());
+      const header = await loaded(["header", ...glArgs(store)], { ...env(), HPAUTH_PROBE: "off" });
       expect(header.code).toBe(0);
+      expect(header.urls.some((u) => u.endsWith("/dist/cli.js"))).toBe(true);
       expect([...header.packages]).not.toContain("commander");
     });
 
@@ -161,7 +174,10 @@ describe("the built binary", () => {
         `[profiles.gl]\nprovider = "greenlake"\nbase_url = "${p.baseUrl}"\nclient_id = "${p.clientId}"\nclient_secret_env = "GL_SECRET"\n`,
         { mode: 0o600 },
       );
-      const toml = await loaded(["token", "--config", cfg, "--store-dir", join(dir, "s3-toml")], env());
+      const toml = await loaded(["token", "--config", cfg, "--store-dir", join(dir, "s3-toml")], {
+        ...env(),
+        HPAUTH_PROBE: "off",
+      });
       expect(toml.code, toml.err).toBe(0);
       expect(toml.packages).toContain("smol-toml");
       expect([...toml.packages]).not.toContain("yaml");

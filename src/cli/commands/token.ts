@@ -3,7 +3,6 @@
  * nothing else; everything for humans goes to stderr.
  */
 
-import { rfc3339 } from "../../engine/dates.js";
 import { HpauthError } from "../../engine/errors.js";
 import type { AccessToken, InteractiveAuthorizer, NamedProfile } from "../../engine/types.js";
 import type { TokenStore } from "../../stores/types.js";
@@ -11,6 +10,9 @@ import { clearProgress, makeManager, openStore, resolveCliProfile, warn } from "
 import type { CommandIO } from "../io.js";
 import type { HeaderOptions, TokenOptions } from "../options.js";
 import { formatDuration } from "../time.js";
+import { capMinTtl, recordLifetime, tokenOutput } from "./token-core.js";
+
+export { tokenJson } from "./token-core.js";
 
 /**
  * A browser login when one is needed and a person is at the terminal (stdin and stderr both TTYs), as `hpauth login`
@@ -29,9 +31,7 @@ export function terminalAuthorizer(io: CommandIO, profile: NamedProfile): Intera
 /** The lifetime (s) of the stored token, from when it was obtained to when the engine stops trusting it. */
 async function storedLifetime(store: TokenStore, key: string): Promise<number | undefined> {
   const rec = await store.get(key).catch(() => undefined); // a damaged record: getToken reports it
-  if (rec?.expiresAt === undefined || rec.obtainedAt === undefined) return undefined;
-  const seconds = (rec.expiresAt - rec.obtainedAt) / 1000;
-  return seconds > 0 ? seconds : undefined;
+  return recordLifetime(rec);
 }
 
 /**
@@ -47,8 +47,8 @@ async function effectiveMinTtl(
   const asked = options.minTtl;
   if (asked === undefined || asked === 0) return { ...(asked !== undefined ? { minTtl: asked } : {}), warned: false };
   const lifetime = await storedLifetime(store, key);
-  if (lifetime === undefined || asked < lifetime) return { minTtl: asked, warned: false };
-  const capped = Math.floor(lifetime / 2);
+  const { minTtl: capped, capped: warned } = capMinTtl(asked, lifetime);
+  if (!warned || lifetime === undefined) return { minTtl: asked, warned: false };
   warn(
     io,
     options,
@@ -102,21 +102,6 @@ async function obtain(
   }
 }
 
-/** The `--json` shape (snake_case, like an OAuth token response, plus where it came from). */
-export function tokenJson(token: AccessToken, now = Date.now()): Record<string, unknown> {
-  return {
-    access_token: token.accessToken,
-    token_type: token.tokenType,
-    // The engine bounds expiries to 1970…9999; a library caller's own AccessToken might not be: null, not a throw.
-    expires_at: rfc3339(token.expiresAt) ?? null,
-    expires_in: Math.max(0, Math.floor((token.expiresAt.getTime() - now) / 1000)) || 0,
-    ...(token.scope !== undefined ? { scope: token.scope } : {}),
-    profile: token.profile,
-    provider: token.provider,
-    source: token.source,
-  };
-}
-
 async function readStdin(io: CommandIO, signal: AbortSignal): Promise<string> {
   let text = "";
   for await (const chunk of io.stdin.iterator({ destroyOnReturn: false })) {
@@ -129,14 +114,8 @@ async function readStdin(io: CommandIO, signal: AbortSignal): Promise<string> {
 
 export async function runToken(options: TokenOptions, io: CommandIO): Promise<number> {
   const format = options.format ?? (options.json ? "json" : "raw");
-  if (format === "raw") {
-    const token = await obtain(options, io);
-    io.stdout.write(`${token.accessToken}\n`);
-    return 0;
-  }
-  if (format === "json") {
-    const token = await obtain(options, io);
-    io.stdout.write(`${JSON.stringify(tokenJson(token))}\n`);
+  if (format === "raw" || format === "json") {
+    io.stdout.write(tokenOutput("token", format === "json", await obtain(options, io)));
     return 0;
   }
   const formats = await import("../token-formats.js");
@@ -177,11 +156,6 @@ export async function runToken(options: TokenOptions, io: CommandIO): Promise<nu
 
 export async function runHeader(options: HeaderOptions, io: CommandIO): Promise<number> {
   const token = await obtain(options, io);
-  const value = `Bearer ${token.accessToken}`;
-  if (options.json) {
-    io.stdout.write(`${JSON.stringify({ header: "Authorization", value, ...tokenJson(token) })}\n`);
-  } else {
-    io.stdout.write(`Authorization: ${value}\n`);
-  }
+  io.stdout.write(tokenOutput("header", options.json, token));
   return 0;
 }
