@@ -54,7 +54,7 @@ export async function loadCliConfig(
 }
 
 /** The fields that hold a secret inline (not a reference to one), as `profiles.<name>.<snake_key>`. */
-function inlineSecrets(config: HpauthConfig): string[] {
+export function inlineSecrets(config: HpauthConfig): string[] {
   const found: string[] = [];
   for (const [name, profile] of Object.entries(config.profiles)) {
     for (const f of PROFILE_FIELDS) {

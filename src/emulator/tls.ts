@@ -123,7 +123,10 @@ const pem = (der: Buffer) =>
     .replace(/(.{64})/g, "$1\n")
     .replace(/\n$/, "")}\n-----END CERTIFICATE-----\n`;
 
-const keyId = (k: KeyObject) => createHash("sha1").update(k.export({ type: "spki", format: "der" })).digest();
+const keyId = (k: KeyObject) =>
+  createHash("sha1")
+    .update(k.export({ type: "spki", format: "der" }))
+    .digest();
 
 export interface TlsMaterial {
   /** The CA certificate (PEM): what a client is told to trust. */

@@ -154,9 +154,13 @@ export class Network {
     }
     const certs = text.match(PEM_CERT);
     if (!certs) {
-      throw new HpauthError("CONFIG_INVALID", `ca_file: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, {
-        hint: "Export the CA certificate as PEM (openssl x509 -in ca.der -inform der -out ca.pem).",
-      });
+      throw new HpauthError(
+        "CONFIG_INVALID",
+        `ca_file: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+        {
+          hint: "Export the CA certificate as PEM (openssl x509 -in ca.der -inform der -out ca.pem).",
+        },
+      );
     }
     // An explicit CA list replaces Node's store, NODE_EXTRA_CA_CERTS included: both are added back, so ca_file adds.
     const extra = this.#env.NODE_EXTRA_CA_CERTS;

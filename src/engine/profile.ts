@@ -5,8 +5,8 @@
 import { createHash } from "node:crypto";
 import { HpauthError } from "./errors.js";
 import { configKey, withConfigKeys } from "./field-names.js";
-import { getProvider, PROVIDERS } from "./providers/index.js";
 import { parseProxy } from "./network.js";
+import { getProvider, PROVIDERS } from "./providers/index.js";
 import { isLoopback } from "./providers/oauth2.js";
 import type { ProviderField, ResolvedProfile } from "./providers/types.js";
 import { type SecretField, SecretRef } from "./secrets.js";

@@ -18,7 +18,10 @@ export const emulate = defineCommand<RunEmulateOptions>({
       .option("--port <n>", "admin port; providers take the next five (default: free ports)", parsePort)
       .option("--techpulse-expires-in-ms", "answer TechPulse expires_in in milliseconds, like the seed's sample")
       .option("--revoke-family-on-reuse", "revoke a refresh-token family when an old refresh token is replayed")
-      .option("--tls", "serve HTTPS with a certificate from a CA made for this run (its file: caFile in the ready line)")
+      .option(
+        "--tls",
+        "serve HTTPS with a certificate from a CA made for this run (its file: caFile in the ready line)",
+      )
       .addHelpText(
         "after",
         `

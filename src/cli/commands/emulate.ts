@@ -154,8 +154,7 @@ export async function runEmulate(options: RunEmulateOptions, io: CommandIO): Pro
     if (options.json) {
       const ready = { providers: emu.providers, adminUrl: emu.adminUrl, ...(emu.caFile ? { caFile: emu.caFile } : {}) };
       io.stdout.write(`${JSON.stringify(ready)}\n`);
-    }
-    else io.stdout.write(table(emu));
+    } else io.stdout.write(table(emu));
     if (!io.signal.aborted) {
       await new Promise<void>((resolve) => io.signal.addEventListener("abort", () => resolve(), { once: true }));
     }

@@ -177,7 +177,10 @@ async function send(
   }
   const fresh = await manager.renewRejected(first.accessToken, { signal: io.signal });
   // One retry, never a loop: whatever this answers is the final answer.
-  return { res: await fetchOrExplain(manager, url, init(fresh.accessToken)), used: [first.accessToken, fresh.accessToken] };
+  return {
+    res: await fetchOrExplain(manager, url, init(fresh.accessToken)),
+    used: [first.accessToken, fresh.accessToken],
+  };
 }
 
 async function fetchOrExplain(manager: TokenManager, url: URL, init: RequestInit): Promise<Response> {
@@ -188,7 +191,9 @@ async function fetchOrExplain(manager: TokenManager, url: URL, init: RequestInit
     if (isHpauthError(e)) throw e; // the network's own (an unreadable ca_file, a proxy setting that is no URL)
     const code = networkCode(e);
     const route = manager.network?.route(url);
-    const known = code ? connectFailure(url, code, e, { what: "API request", field: "api_base_url", route }) : undefined;
+    const known = code
+      ? connectFailure(url, code, e, { what: "API request", field: "api_base_url", route })
+      : undefined;
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     throw new HpauthError(
       "NETWORK_ERROR",
