@@ -16,7 +16,7 @@
 
 import { MAX_TIME_MS } from "./dates.js";
 import { formatDuration, formatMs } from "./duration.js";
-import { HpauthError } from "./errors.js";
+import { HpauthError, isHpauthError } from "./errors.js";
 import { type Route, showProxy } from "./network.js";
 import { bodyExcerpt } from "./redact.js";
 import type { Runtime } from "./runtime.js";
@@ -191,8 +191,13 @@ type CauseShape = {
 function innerCause(e: unknown): CauseShape | undefined {
   const cause = (e as { cause?: CauseShape }).cause;
   if (cause?.code === "UND_ERR_PRX_TLS" && cause.cause) return cause.cause as CauseShape;
+  // A refused CONNECT reaches Node's fetch as an abort (DOMException) whose cause is undici's RequestAbortedError.
+  const inner = cause?.cause as CauseShape | undefined;
+  if (typeof inner?.message === "string" && PROXY_REFUSED.test(inner.message)) return inner;
   return cause;
 }
+
+const PROXY_REFUSED = /^Proxy response \(\d+\) !== 200/;
 
 /**
  * The error code of a failed fetch (undici puts the socket's in `cause`, sometimes inside an AggregateError);
@@ -200,8 +205,7 @@ function innerCause(e: unknown): CauseShape | undefined {
  */
 export function networkCode(e: unknown): string | undefined {
   const cause = innerCause(e);
-  if (typeof cause?.message === "string" && /^Proxy response \(\d+\) !== 200/.test(cause.message))
-    return "PROXY_TUNNEL_REFUSED";
+  if (typeof cause?.message === "string" && PROXY_REFUSED.test(cause.message)) return "PROXY_TUNNEL_REFUSED";
   if (typeof cause?.code === "string") return cause.code;
   const inner = cause?.errors?.find((x) => typeof x?.code === "string")?.code;
   if (typeof inner === "string") return inner;
@@ -349,6 +353,8 @@ async function answer(
   try {
     res = await rt.fetch(url, { ...init, signal, redirect: "manual" });
   } catch (e) {
+    // The network's own verdict (an unreadable ca_file, a proxy setting that is no URL): nothing was sent.
+    if (isHpauthError(e)) throw e;
     if (ctx.signal?.aborted && !finish) throw cancelled(ctx);
     const code = networkCode(e);
     if (timeout.aborted) {
@@ -538,7 +544,7 @@ export function connectFailure(
       message: `${what}: ${proxyName || "the proxy"} refused to open a tunnel to ${target} (HTTP ${status ?? "?"})`,
       hint:
         status === "407"
-          ? `The proxy wants credentials: give them in its URL (http://user:password@host:port) in ${proxy?.from ?? "HTTPS_PROXY"}, from a secret store rather than a file others can read.`
+          ? `The proxy wants credentials: put them in its URL in ${proxy?.from ?? "HTTPS_PROXY"}, before the host (user, a colon, the password, then @; URL-encoded), set from a secret store rather than a file others can read.`
           : `The proxy does not let this host through: ask its administrators, or — if ${url.hostname} is reachable directly — add it to NO_PROXY.`,
     };
   }
