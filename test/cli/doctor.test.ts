@@ -2,6 +2,7 @@
  * `hpauth doctor` through the built CLI as a process: a healthy profile (TLS emulator, ca_file, through a proxy)
  * passes; each fail path fails with its fix and exit 7, the whole report on stdout with --json either way.
  */
+import { execFileSync, spawn } from "node:child_process";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -230,6 +231,34 @@ describe("hpauth doctor", () => {
     const r = await doctor([...g.args, "--store", "redis://127.0.0.1:1"], g.env);
     expect(r.code).toBe(7);
     expect(r.one("store")).toMatchObject({ status: "fail" });
+  });
+
+  const hasScript = (() => {
+    try {
+      execFileSync("script", ["--version"], { stdio: "ignore" });
+      return process.platform === "linux";
+    } catch {
+      return false;
+    }
+  })();
+
+  it.skipIf(!hasScript)("on a terminal: a progress line while checks run, cleared before the report", async () => {
+    const g = gl(plain);
+    const sh = (x: string) => `'${x.replace(/'/g, "'\\''")}'`;
+    const cmd = `exec ${[process.execPath, bin, "doctor", ...g.args].map(sh).join(" ")}`;
+    const child = spawn("script", ["-q", "-e", "-c", cmd, "/dev/null"], {
+      env: { PATH: process.env.PATH ?? "", TERM: "dumb", HOME: join(dir, "home"), ...g.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (c) => {
+      out += c;
+    });
+    const code = await new Promise((resolve) => child.on("close", resolve));
+    expect(code, out).toBe(0);
+    expect(out).toContain("Connecting to 127.0.0.1");
+    expect(out).toContain("\r\x1b[2K");
+    expect(out).toMatch(/passed, \d+ warnings?, 0 failed/);
   });
 
   it("token warnings are the ones `status` computes: a TechPulse secret near its 365 days warns", async () => {

@@ -162,6 +162,16 @@ describe("proxy and TLS in the built CLI", () => {
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out)).toBeTypeOf("object");
     expect(proxy.log).toEqual([`CONNECT ${origin(tls)}`]);
+    // `hpauth curl`: the system curl gets the proxy and the CA in its config (stdin), not in argv.
+    proxy.log.length = 0;
+    const c = await runCli(
+      bin,
+      ["curl", "--config", cfg, "--store-dir", store, "--", "-sS", "/api/v1/storage-systems"],
+      env,
+    );
+    expect(c.code, c.err).toBe(0);
+    expect(JSON.parse(c.out)).toBeTypeOf("object");
+    expect(proxy.log).toEqual([`CONNECT ${origin(tls)}`]);
   });
 
   it("a proxy that is down: exit 5, the message names the proxy and the variable it came from", async () => {
