@@ -71,13 +71,13 @@ describe("TLS emulator", () => {
       const agent = new Agent({ connect: { ca: emu.caPem ?? "" } });
       for (const p of Object.values(emu.providers)) {
         expect(p.baseUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-        const res = await fetch(`${p.baseUrl}/`, { dispatcher: agent } as RequestInit);
+        const res = await fetch(`${p.baseUrl}/`, { dispatcher: agent } as unknown as RequestInit);
         expect(res.status).toBe(404);
         await res.body?.cancel();
       }
       // The Date header is the emulator's clock.
       await emu.admin.advanceClock(7200);
-      const res = await fetch(`${emu.providers.wxp.baseUrl}/`, { dispatcher: agent } as RequestInit);
+      const res = await fetch(`${emu.providers.wxp.baseUrl}/`, { dispatcher: agent } as unknown as RequestInit);
       const skew = Date.parse(res.headers.get("date") ?? "") - Date.now();
       expect(Math.abs(skew - 7_200_000)).toBeLessThan(3000);
       await agent.close();
