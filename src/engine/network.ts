@@ -12,7 +12,7 @@
  * all); undici keeps that logic private, so it is restated here and test/engine/network.test.ts checks the two agree.
  */
 import { readFile } from "node:fs/promises";
-import { rootCertificates } from "node:tls";
+import { createSecureContext, rootCertificates } from "node:tls";
 import type { Dispatcher } from "undici";
 import { HpauthError } from "./errors.js";
 import { redact } from "./redact.js";
@@ -175,9 +175,13 @@ export class Network {
       const ca = await this.#ca();
       if (!s.http && !s.https && !ca) return undefined;
       const undici = await import("undici");
-      // A bundler's dynamic import of CommonJS may put the exports under `default` (esbuild does in the CLI).
+      // A bundler's dynamic import of CommonJS may put the exports under `default` (esbuild does in the CLI). The
+      // package entry, not lib/dispatcher/env-http-proxy-agent.js alone: the entry is what adds connect() and
+      // request() to every dispatcher, which ProxyAgent's tunnel needs.
       const { EnvHttpProxyAgent } = (undici as unknown as { default?: typeof undici }).default ?? undici;
-      const tls = ca ? { ca } : undefined;
+      // One secure context for every connection: given `ca`, each TLS connection would parse the whole list again
+      // (Node's ~140 roots: tens of milliseconds per connection here).
+      const tls = ca ? { secureContext: createSecureContext({ ca }) } : undefined;
       return new EnvHttpProxyAgent({
         // Explicit values (an empty string means none): EnvHttpProxyAgent would otherwise read process.env, and
         // the environment here is the injected one.
