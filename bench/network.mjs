@@ -121,5 +121,7 @@ const result = {
 if (asJson) process.stdout.write(`${JSON.stringify(result)}\n`);
 else {
   for (const n of names)
-    process.stdout.write(`${n.padEnd(11)} ${String(result.median_ms[n]).padStart(5)} ms  ×${result.ratio_to_direct[n]}\n`);
+    process.stdout.write(
+      `${n.padEnd(11)} ${String(result.median_ms[n]).padStart(5)} ms  ×${result.ratio_to_direct[n]}\n`,
+    );
 }
