@@ -226,6 +226,20 @@ describe("hpauth doctor", () => {
     expect(tcp.one("identity_tcp").message).toContain("ECONNREFUSED");
   });
 
+  it("a file store open to others warns with the chmod that fixes it", async () => {
+    const g = gl(plain);
+    const store = join(dir, "s-open-store");
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(store, { mode: 0o755 });
+    await chmod(store, 0o755);
+    const r = await doctor([...g.args, "--store-dir", store], g.env);
+    expect(r.code, r.out).toBe(0);
+    expect(r.one("store_permissions")).toMatchObject({
+      status: "warn",
+      fix: `chmod 700 ${store} && chmod 600 ${store}/*`,
+    });
+  });
+
   it("a token store that cannot be reached fails (Redis on a closed port)", async () => {
     const g = gl(plain);
     const r = await doctor([...g.args, "--store", "redis://127.0.0.1:1"], g.env);
