@@ -22,6 +22,7 @@ import { ExitCode, isHpauthError } from "../../engine/errors.js";
 import { connectFailure, networkCode } from "../../engine/http.js";
 import type { TokenManager } from "../../engine/manager.js";
 import { type Network, showProxy } from "../../engine/network.js";
+import { getProvider } from "../../engine/providers/index.js";
 import { redact } from "../../engine/redact.js";
 import { resolveSecret } from "../../engine/secrets.js";
 import type { TokenStore } from "../../stores/types.js";
@@ -433,7 +434,8 @@ async function checkToken(manager: TokenManager, report: Report) {
       : s.state === "expired"
         ? `the stored access token has expired${s.hasRefreshToken ? " (the next use refreshes it)" : ""}`
         : `access token ${s.state}, ${formatDuration(Math.max(0, left ?? 0))} left`;
-  const interactive = manager.profile.provider === "techpulse" || manager.profile.grantType === "authorization_code";
+  // A browser login is what an empty store needs for TechPulse and oauth2 authorization_code (the provider says).
+  const interactive = getProvider(manager.profile.provider).interactive(manager.profile);
   const needsLogin = (s.state === "none" || s.state === "expired") && !s.hasRefreshToken && interactive;
   report.add({
     id: "token",
