@@ -2,7 +2,8 @@
 # System packages the test suite needs: Debian's Chromium for the browser login tests, redis-server (and
 # redis-cli) for the Redis token store's tests and benchmarks (each starts its own server on a free port), and
 # openssl to make the certificates of the Redis TLS test, curl for `hpauth curl`'s tests, and `script` (bsdutils)
-# for the pseudo-terminal tests.
+# for the pseudo-terminal tests, and tinyproxy, a real forward proxy for the HTTPS_PROXY tests (each starts its own
+# on a free loopback port; the package's system service is not used).
 # Idempotent: does nothing when they are already installed.
 set -euo pipefail
 need=()
@@ -12,6 +13,7 @@ command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v script >/dev/null 2>&1 || need+=(bsdutils)
+command -v tinyproxy >/dev/null 2>&1 || need+=(tinyproxy)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "installing system packages: ${need[*]}" >&2
