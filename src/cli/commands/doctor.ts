@@ -324,7 +324,15 @@ async function checkEndpoint(
   report.step(`Resolving ${host}`);
   if (!isIP(host)) {
     try {
-      const addrs = await lookup(host, { all: true });
+      // getaddrinfo has no timeout of its own (a dead resolver takes tens of seconds): --timeout bounds it.
+      let timer: NodeJS.Timeout | undefined;
+      const addrs = await Promise.race([
+        lookup(host, { all: true }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(Object.assign(new Error("timeout"), { code: "ETIMEOUT" })), timeoutMs);
+          timer.unref?.();
+        }),
+      ]).finally(() => clearTimeout(timer));
       report.add({
         id: `${ep.id}_dns`,
         status: "pass",
