@@ -25,8 +25,8 @@ export async function privateCli(dir: string): Promise<string> {
       await promisify(execFile)(process.execPath, [bin, "request", "--help"], { timeout: 20_000 });
       return bin;
     } catch (e) {
-      if (attempt >= 3) throw e;
-      await new Promise((r) => setTimeout(r, 1500));
+      if (attempt >= 15) throw e; // a rebuild on a loaded machine can take its time
+      await new Promise((r) => setTimeout(r, 2000));
     }
   }
 }
