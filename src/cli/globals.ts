@@ -236,6 +236,7 @@ Exit codes:
   5    network, server or token-store failure (unreachable, 5xx after retries, malformed response,
        lock timeout, --timeout passed, a damaged or inaccessible token store)
   6    request: the API answered with an HTTP error status (the body is still printed)
+  7    doctor: a check failed (the report says which and what to do)
   130  cancelled (Ctrl-C)
 
 Environment:
@@ -244,6 +245,8 @@ Environment:
   HPAUTH_STORE        token store (file, memory, or a redis:// URL)
   HPAUTH_STORE_DIR    token store directory
   HPAUTH_<FIELD>      any profile field, e.g. HPAUTH_CLIENT_ID, HPAUTH_BASE_URL, HPAUTH_CLIENT_SECRET_ENV
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY   proxy for identity and API requests (or a profile's proxy)
+  NODE_EXTRA_CA_CERTS                 extra CA certificates (or a profile's ca_file); check with hpauth doctor
   Precedence: flags > environment > config file.
 
 Examples:

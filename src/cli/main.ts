@@ -11,6 +11,7 @@ import { findCommand, loadCommander, type ParsedArgv, type Program, parse, parse
 import type { AnyCommandDef } from "./command.js";
 import { curl } from "./commands/curl.def.js";
 import { demo } from "./commands/demo.def.js";
+import { doctor } from "./commands/doctor.def.js";
 import { emulate } from "./commands/emulate.def.js";
 import { exec } from "./commands/exec.def.js";
 import { gitCredential } from "./commands/git-credential.def.js";
@@ -36,6 +37,7 @@ export const COMMANDS: readonly AnyCommandDef[] = [
   curl,
   exec,
   status,
+  doctor,
   inspect,
   logout,
   profiles,

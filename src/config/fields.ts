@@ -51,6 +51,12 @@ export const PROFILE_FIELDS: readonly ProfileField[] = [
     description: "TechPulse: date the client secret was created (YYYY-MM-DD)",
   },
   { key: "callbackPort", kind: "number", description: "fixed loopback port for browser logins" },
+  {
+    key: "proxy",
+    kind: "string",
+    description: "HTTP proxy for this profile (http://host:port), instead of HTTPS_PROXY; NO_PROXY still applies",
+  },
+  { key: "caFile", kind: "string", description: "PEM file of extra CA certificates to trust (private or proxy CA)" },
 ];
 
 export const FIELD_BY_KEY: ReadonlyMap<string, ProfileField> = new Map(PROFILE_FIELDS.map((f) => [f.key, f]));

@@ -135,6 +135,11 @@ export function resolveProfile(options: ResolveOptions): ResolvedConfigProfile {
       "Warning: a secret given as a flag is visible to other users in `ps` and kept in shell history; prefer --client-secret-env / --password-env or a *-command.",
     );
   }
+  if (sources.proxy === "flag" && typeof merged.proxy === "string" && hasUrlPassword(merged.proxy)) {
+    warnings.push(
+      "Warning: a proxy password given in --proxy is visible to other users in `ps`; set HPAUTH_PROXY or HTTPS_PROXY instead.",
+    );
+  }
   const profileName = explicit ?? name ?? String(merged.provider);
   return {
     profile: { ...(merged as ProfileConfig), name: profileName },
@@ -148,11 +153,22 @@ function where(config: HpauthConfig): string {
   return config.exists ? ` in ${config.path}` : ` (no config file at ${config.path})`;
 }
 
+/** A URL with a password in its userinfo (a proxy's credentials). */
+function hasUrlPassword(value: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\/[^\s/@:]*:[^\s/@]+@/i.test(value);
+}
+
+/** A value as shown to people: a proxy URL's password masked (the rest of it is configuration, not a secret). */
+export function maskValue(key: string, value: unknown): unknown {
+  if (FIELD_BY_KEY.get(key)?.secret && value) return "********";
+  if (key === "proxy" && typeof value === "string" && hasUrlPassword(value))
+    return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^\s/@:]*:)[^\s/@]+@/i, "$1********@");
+  return value;
+}
+
 /** Shows a profile with secrets masked: `profiles show`. */
 export function maskProfile(profile: ProfileConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(profile)) {
-    out[k] = FIELD_BY_KEY.get(k)?.secret && v ? "********" : v;
-  }
+  for (const [k, v] of Object.entries(profile)) out[k] = maskValue(k, v);
   return out;
 }

@@ -16,6 +16,7 @@ import type { ProfileConfig } from "../engine/types.js";
 import { camelCase, FIELD_BY_KEY, snakeCase } from "./fields.js";
 import { formatFor } from "./load.js";
 import { parseConfigText } from "./parse.js";
+import { maskValue } from "./resolve.js";
 
 function toFileKeys(profile: ProfileConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -126,7 +127,7 @@ function renderToml(path: string, existing: string, mutate: (doc: Record<string,
 function masked(profile: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(profile as Record<string, unknown>)) {
-    out[k] = FIELD_BY_KEY.get(camelCase(k))?.secret ? "********" : v;
+    out[k] = FIELD_BY_KEY.get(camelCase(k))?.secret ? "********" : maskValue(camelCase(k), v);
   }
   return out;
 }

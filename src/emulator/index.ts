@@ -11,6 +11,7 @@ export type {
   EmulatedProvider,
   Emulator,
   EmulatorOptions,
+  EmulatorTlsOptions,
   FaultEndpoint,
   FaultSpec,
   FaultType,

@@ -2,8 +2,12 @@
  * startEmulator(): five origins (one per provider, documented paths at the root) plus the admin origin, all on
  * node:http, sharing one EmulatorState. Faults are applied here, before a route's handler runs.
  */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createAdminClient, handleAdmin } from "./admin.js";
 import type { Ctx, Env, ResolvedConfig, ResolvedCredentials, ResolvedLifetimes, Route } from "./context.js";
@@ -24,11 +28,13 @@ import { identityRoutes } from "./providers/identity.js";
 import { techpulseRoutes } from "./providers/techpulse.js";
 import { WXP_CLIENT_ID, wxpRoutes } from "./providers/wxp.js";
 import { EmulatorState, type Fault, hex, opaque, uuid } from "./state.js";
+import { makeTlsMaterial } from "./tls.js";
 import {
   EMULATED_PROVIDERS,
   type EmulatedProvider,
   type Emulator,
   type EmulatorOptions,
+  type EmulatorTlsOptions,
   type ProviderInfo,
 } from "./types.js";
 
@@ -260,6 +266,8 @@ function providerHandler(provider: EmulatedProvider, env: Env, closing: AbortSig
   const { state, config } = env;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = Date.now();
+    // The Date header is the emulator's clock, as a real server's is its own: moving the clock is a skewed server.
+    res.setHeader("date", new Date(state.now()).toUTCString());
     const url = new URL(req.url ?? "/", "http://emulator.invalid");
     let refusal: string | undefined;
     let faulted: string | undefined;
@@ -358,9 +366,31 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
-function origin(host: string, port: number): string {
+function origin(host: string, port: number, scheme: "http" | "https" = "http"): string {
   const h = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;
-  return `http://${h}:${port}`;
+  return `${scheme}://${h}:${port}`;
+}
+
+/** The names a TLS emulator's certificate covers by default: loopback in every spelling, and the bound host. */
+function tlsHosts(host: string): string[] {
+  const names = ["localhost", "127.0.0.1", "::1"];
+  if (host !== "0.0.0.0" && host !== "::" && !names.includes(host)) names.push(host);
+  return names;
+}
+
+/** The CA and server certificate of a TLS emulator, the CA written where clients can be pointed at it. */
+async function tlsSetup(tls: true | EmulatorTlsOptions, host: string) {
+  const o: EmulatorTlsOptions = tls === true ? {} : tls;
+  const material = makeTlsMaterial({
+    hosts: o.hosts ?? tlsHosts(host),
+    ...(o.notBefore ? { notBefore: new Date(o.notBefore) } : {}),
+    ...(o.notAfter ? { notAfter: new Date(o.notAfter) } : {}),
+  });
+  // The CA certificate is public: 0644 is fine; a directory of our own so close() removes just it.
+  const dir = o.caFile ? undefined : await mkdtemp(join(tmpdir(), "hpauth-emulator-ca-"));
+  const caFile = o.caFile ?? join(dir as string, "ca.pem");
+  await writeFile(caFile, material.caPem, { mode: 0o644 });
+  return { ...material, caFile, cleanup: () => (dir ? rm(dir, { recursive: true, force: true }) : Promise.resolve()) };
 }
 
 let keyCache: Promise<Env["keys"]> | undefined;
@@ -391,8 +421,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   const providers = {} as Record<EmulatedProvider, ProviderInfo>;
   const servers: Server[] = [];
+  const tls = options.tls ? await tlsSetup(options.tls, host) : undefined;
   const closeAll = async () => {
     closing.abort();
+    await tls?.cleanup();
     await Promise.all(
       servers.map(
         (s) =>
@@ -410,12 +442,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     servers.push(adminServer);
     adminUrl = origin(host, await listen(adminServer, host, basePort));
     for (const [i, p] of EMULATED_PROVIDERS.entries()) {
-      const server = createServer(guarded(providerHandler(p, env, closing.signal, log), log));
+      const handler = guarded(providerHandler(p, env, closing.signal, log), log);
+      // With tls, the identity services and APIs speak HTTPS; the admin API stays plain HTTP (the harness's channel).
+      const server = tls ? createTlsServer({ key: tls.keyPem, cert: tls.certPem }, handler) : createServer(handler);
       // Slow clients must not pin a socket forever; generous enough for the `delay` fault.
       server.requestTimeout = 120_000;
       servers.push(server);
       const port = await listen(server, host, basePort === 0 ? 0 : basePort + 1 + i);
-      config.baseUrls[p] = origin(host, port);
+      config.baseUrls[p] = origin(host, port, tls ? "https" : "http");
     }
   } catch (e) {
     await closeAll();
@@ -440,6 +474,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       greenlake: `${config.baseUrls.greenlake}/pf/JWKS`,
       "hpe-identity": `${config.baseUrls["hpe-identity"]}/.well-known/jwks.json`,
     },
+    ...(tls ? { caFile: tls.caFile, caPem: tls.caPem } : {}),
     admin: createAdminClient(adminUrl),
     close: () => {
       closed ??= closeAll();

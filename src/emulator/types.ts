@@ -86,6 +86,21 @@ export interface EmulatorOptions {
   now?: () => number;
   /** Log one redacted line per request to this sink (the CLI passes stderr with --verbose). Default: silent. */
   log?: (line: string) => void;
+  /**
+   * Serve the identity services and APIs over HTTPS, with a certificate signed by a CA made for this run
+   * (`Emulator.caFile`). The admin API stays plain HTTP. Default false.
+   */
+  tls?: boolean | EmulatorTlsOptions;
+}
+
+export interface EmulatorTlsOptions {
+  /** DNS names and IP addresses the servers' certificate is issued for (default localhost, 127.0.0.1, ::1, host). */
+  hosts?: string[];
+  /** The servers' certificate's validity (default from an hour ago for 30 days); a past one tests clients' errors. */
+  notBefore?: Date | string;
+  notAfter?: Date | string;
+  /** Where to write the CA certificate (PEM); default a fresh temporary directory, removed by close(). */
+  caFile?: string;
 }
 
 export interface ClockState {
@@ -125,5 +140,9 @@ export interface Emulator {
   /** JWKS URL per JWT-issuing provider (wxp, greenlake, hpe-identity). */
   jwksUrls: Partial<Record<EmulatedProvider, string>>;
   admin: AdminClient;
+  /** With `tls`: the PEM file of the CA that signed the servers' certificate (for ca_file / NODE_EXTRA_CA_CERTS). */
+  caFile?: string;
+  /** With `tls`: that CA certificate itself (PEM). */
+  caPem?: string;
   close(): Promise<void>;
 }

@@ -48,6 +48,8 @@ export const ExitCode = {
   NETWORK: 5,
   /** `hpauth request`: the API's final answer was an HTTP error status (4xx/5xx); its body is still printed. */
   HTTP_ERROR: 6,
+  /** `hpauth doctor`: at least one check failed (the report says which and what to do). */
+  CHECK_FAILED: 7,
   CANCELLED: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -8,7 +8,7 @@ import type { ProfileConfig } from "./types.js";
 
 /** Every ProfileConfig key whose config-file spelling differs (a compile error here when a field is added). */
 const CAMEL_KEYS: Record<
-  Exclude<keyof ProfileConfig, "provider" | "region" | "issuer" | "username" | "password" | "scope" | "pkce">,
+  Exclude<keyof ProfileConfig, "provider" | "region" | "issuer" | "username" | "password" | "scope" | "pkce" | "proxy">,
   true
 > = {
   baseUrl: true,
@@ -28,6 +28,7 @@ const CAMEL_KEYS: Record<
   tokenParams: true,
   clientSecretCreatedAt: true,
   callbackPort: true,
+  caFile: true,
 };
 
 // Longest first; whole words only, so `clientSecret` is not found inside `clientSecretEnv`.

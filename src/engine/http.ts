@@ -16,7 +16,8 @@
 
 import { MAX_TIME_MS } from "./dates.js";
 import { formatDuration, formatMs } from "./duration.js";
-import { HpauthError } from "./errors.js";
+import { HpauthError, isHpauthError } from "./errors.js";
+import { type Route, showProxy } from "./network.js";
 import { bodyExcerpt } from "./redact.js";
 import type { Runtime } from "./runtime.js";
 import type { ProviderId } from "./types.js";
@@ -74,6 +75,8 @@ export interface HttpContext {
   finishSentRequests?: boolean;
   /** The profile field a URL comes from, for messages ("base_url", "region", "token_url"). */
   urlField?: (url: URL) => string | undefined;
+  /** Which way a request goes (direct, or the proxy and the setting it came from), for messages. */
+  route?: (url: URL) => Route;
 }
 
 export interface SendOptions {
@@ -151,12 +154,58 @@ const NOT_SENT = new Set([
   "SELF_SIGNED_CERT_IN_CHAIN",
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
   "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "CERT_NOT_YET_VALID",
   "ERR_TLS_CERT_ALTNAME_INVALID",
+  // The proxy refused the CONNECT tunnel (our name for undici's "Proxy response (N) !== 200"): the target saw nothing.
+  "PROXY_TUNNEL_REFUSED",
 ]);
 
-/** The error code of a failed fetch (undici puts the socket's in `cause`, sometimes inside an AggregateError). */
-function networkCode(e: unknown): string | undefined {
-  const cause = (e as { cause?: { code?: unknown; errors?: Array<{ code?: unknown }> } }).cause;
+const UNTRUSTED = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_GET_ISSUER_CERT",
+]);
+
+/** Connection failures that a retry cannot change: the certificate is refused, or the proxy refuses us. */
+function isPermanent(code: string, e: unknown): boolean {
+  if (UNTRUSTED.has(code)) return true;
+  if (["ERR_TLS_CERT_ALTNAME_INVALID", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID"].includes(code)) return true;
+  return code === "PROXY_TUNNEL_REFUSED" && /\((407|403)\)/.test(String(innerCause(e)?.message));
+}
+
+type CauseShape = {
+  code?: unknown;
+  message?: unknown;
+  errors?: Array<{ code?: unknown }>;
+  cause?: { code?: unknown; reason?: unknown };
+  reason?: unknown;
+  port?: unknown;
+  address?: unknown;
+  hostname?: unknown;
+};
+
+/** The socket- or TLS-level error inside a failed fetch (undici wraps a TLS failure behind a proxy once more). */
+function innerCause(e: unknown): CauseShape | undefined {
+  const cause = (e as { cause?: CauseShape }).cause;
+  if (cause?.code === "UND_ERR_PRX_TLS" && cause.cause) return cause.cause as CauseShape;
+  // A refused CONNECT reaches Node's fetch as an abort (DOMException) whose cause is undici's RequestAbortedError.
+  const inner = cause?.cause as CauseShape | undefined;
+  if (typeof inner?.message === "string" && PROXY_REFUSED.test(inner.message)) return inner;
+  return cause;
+}
+
+const PROXY_REFUSED = /^Proxy response \(\d+\) !== 200/;
+
+/**
+ * The error code of a failed fetch (undici puts the socket's in `cause`, sometimes inside an AggregateError);
+ * "PROXY_TUNNEL_REFUSED" when a proxy answered the CONNECT with something else than 200.
+ */
+export function networkCode(e: unknown): string | undefined {
+  const cause = innerCause(e);
+  if (typeof cause?.message === "string" && PROXY_REFUSED.test(cause.message)) return "PROXY_TUNNEL_REFUSED";
   if (typeof cause?.code === "string") return cause.code;
   const inner = cause?.errors?.find((x) => typeof x?.code === "string")?.code;
   if (typeof inner === "string") return inner;
@@ -304,6 +353,8 @@ async function answer(
   try {
     res = await rt.fetch(url, { ...init, signal, redirect: "manual" });
   } catch (e) {
+    // The network's own verdict (an unreadable ca_file, a proxy setting that is no URL): nothing was sent.
+    if (isHpauthError(e)) throw e;
     if (ctx.signal?.aborted && !finish) throw cancelled(ctx);
     const code = networkCode(e);
     if (timeout.aborted) {
@@ -322,7 +373,12 @@ async function answer(
         { ...common, cause: e, hint: "Use another port." },
       );
     }
-    if (code !== undefined && NOT_SENT.has(code)) throw new Transient(notSent(ctx, url, options, code, field, e));
+    if (code !== undefined && NOT_SENT.has(code)) {
+      const err = notSent(ctx, url, options, code, field, e);
+      // A certificate the client refuses, or a proxy that says no, answers the same on every attempt.
+      if (isPermanent(code, e)) throw err;
+      throw new Transient(err);
+    }
     if (options.once) {
       throw answerLost(
         ctx,
@@ -443,38 +499,94 @@ function notSent(
   field: string | undefined,
   cause: unknown,
 ): HpauthError {
+  const e = connectFailure(url, code, cause, { what: options.what, field, route: ctx.route?.(url) });
+  return new HpauthError("NETWORK_ERROR", e.message, {
+    provider: ctx.provider,
+    profile: ctx.profile,
+    cause,
+    ...(e.hint ? { hint: e.hint } : {}),
+  });
+}
+
+/**
+ * What a connection failure means and what to do, for a request that never reached the server: refused, no such
+ * host, unreachable, the proxy down or refusing the tunnel, a TLS certificate not trusted / for another name /
+ * expired. Shared by the engine's requests and the CLI's own API calls (`hpauth request`).
+ */
+export function connectFailure(
+  url: URL,
+  code: string,
+  error: unknown,
+  info: { what: string; field?: string | undefined; route?: Route | undefined },
+): { message: string; hint?: string } {
+  const { what, field } = info;
   const check = field ? `check ${field}` : "check the URL";
-  const common = { provider: ctx.provider, profile: ctx.profile, cause };
+  const proxy = info.route?.proxy;
+  const proxyName = proxy ? `the proxy ${showProxy(proxy.url)} (${proxy.from})` : "";
+  const via = proxy ? ` through ${proxyName}` : "";
+  const cause = innerCause(error);
+  const fromProxy =
+    proxy !== undefined &&
+    ((typeof cause?.port === "number" &&
+      cause.port === (Number(proxy.url.port) || (proxy.url.protocol === "https:" ? 443 : 80))) ||
+      (typeof cause?.hostname === "string" && cause.hostname === proxy.url.hostname));
+  const fixProxy = `Check ${proxy?.from === "proxy" ? "the profile's proxy" : (proxy?.from ?? "the proxy setting")}; a host reachable without the proxy can go in NO_PROXY.`;
+  if (fromProxy && (code === "ECONNREFUSED" || code.startsWith("EAI_") || code === "ENOTFOUND")) {
+    return {
+      message: `${what}: cannot connect to ${proxyName} to reach ${url.origin} (${code})`,
+      hint: fixProxy,
+    };
+  }
+  if (code === "PROXY_TUNNEL_REFUSED") {
+    const status = /\((\d+)\)/.exec(String(cause?.message))?.[1];
+    const target = `${url.hostname}:${url.port || (url.protocol === "https:" ? 443 : 80)}`;
+    return {
+      message: `${what}: ${proxyName || "the proxy"} refused to open a tunnel to ${target} (HTTP ${status ?? "?"})`,
+      hint:
+        status === "407"
+          ? `The proxy wants credentials: put them in its URL in ${proxy?.from ?? "HTTPS_PROXY"}, before the host (user, a colon, the password, then @; URL-encoded), set from a secret store rather than a file others can read.`
+          : `The proxy does not let this host through: ask its administrators, or — if ${url.hostname} is reachable directly — add it to NO_PROXY.`,
+    };
+  }
   if (code === "ECONNREFUSED") {
-    return new HpauthError(
-      "NETWORK_ERROR",
-      `${options.what}: connection refused by ${url.origin} — ${check} (nothing listens there)`,
-      {
-        ...common,
-        hint: `Check the profile's ${field ?? "URL"} (${url.origin}): host and port, and that the service is running.`,
-      },
-    );
+    return {
+      message: `${what}: connection refused by ${url.origin} — ${check} (nothing listens there)`,
+      hint: `Check the profile's ${field ?? "URL"} (${url.origin}): host and port, and that the service is running.`,
+    };
   }
   if (code.startsWith("EAI_") || code === "ENOTFOUND") {
-    return new HpauthError(
-      "NETWORK_ERROR",
-      `${options.what}: cannot resolve the host ${url.hostname} (${code}) — ${check}`,
-      {
-        ...common,
-        hint: `Check the profile's ${field ?? "URL"} (${url.origin}) for a typo, and the network's DNS.`,
-      },
-    );
+    return {
+      message: `${what}: cannot resolve the host ${url.hostname} (${code}) — ${check}`,
+      hint: `Check the profile's ${field ?? "URL"} (${url.origin}) for a typo, and the network's DNS${proxy ? "" : " (behind a corporate proxy: set HTTPS_PROXY)"}.`,
+    };
   }
   if (["UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"].includes(code)) {
-    return new HpauthError(
-      "NETWORK_ERROR",
-      `${options.what}: cannot reach ${url.origin} (${code}) — ${check}, and the network or proxy`,
-      common,
-    );
+    return {
+      message: `${what}: cannot reach ${url.origin}${via} (${code}) — ${check}, and the network or proxy`,
+      hint: proxy ? fixProxy : "If this network reaches the internet only through a proxy, set HTTPS_PROXY.",
+    };
   }
-  return new HpauthError(
-    "NETWORK_ERROR",
-    `${options.what}: the TLS connection to ${url.origin} was refused (${code}) — ${check}`,
-    { ...common, hint: "The server's certificate is not trusted here: check the URL, or NODE_EXTRA_CA_CERTS." },
-  );
+  if (UNTRUSTED.has(code)) {
+    return {
+      message: `${what}: the TLS certificate of ${url.origin}${via} is signed by a certificate authority this machine does not trust (${code})`,
+      hint: `If the service${proxy ? " or the proxy (TLS inspection)" : " or a TLS-inspecting proxy"} uses a private CA, set the profile's ca_file (or NODE_EXTRA_CA_CERTS) to that CA's PEM file; \`hpauth doctor\` checks it.`,
+    };
+  }
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    const reason = typeof cause?.reason === "string" ? `: ${cause.reason}` : "";
+    return {
+      message: `${what}: the TLS certificate of ${url.origin}${via} is not valid for the name ${url.hostname}${reason} — ${check}`,
+      hint: `Use the host name the certificate was issued for in the profile's ${field ?? "URL"}; a TLS-inspecting proxy must issue certificates for ${url.hostname}.`,
+    };
+  }
+  if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") {
+    return {
+      message: `${what}: the TLS certificate of ${url.origin}${via} ${code === "CERT_HAS_EXPIRED" ? "has expired" : "is not valid yet"} (${code})`,
+      hint: "Check this machine's clock (`hpauth doctor` shows its skew against the server); if the clock is right, the server's certificate needs renewing.",
+    };
+  }
+  return {
+    message: `${what}: the TLS connection to ${url.origin}${via} was refused (${code}) — ${check}`,
+    hint: "The server's certificate is not accepted here: check the URL, or set the profile's ca_file (or NODE_EXTRA_CA_CERTS) to the PEM file of the CA that signs it.",
+  };
 }

@@ -16,6 +16,7 @@ export {
   type TokenManagerOptions,
   type TokenStatus,
 } from "./manager.js";
+export { Network, type NetworkOptions, type ProxySetting, type Route } from "./network.js";
 export { nextPageUrl, type PagingStyle, pageItems, pagingStyle } from "./paging.js";
 export { credentialKey, loginBudgetKey, providerFields, validateProfile } from "./profile.js";
 export { ARUBA_CLUSTERS } from "./providers/aruba-central.js";

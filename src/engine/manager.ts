@@ -15,6 +15,7 @@ import { HpauthError, isHpauthError } from "./errors.js";
 import { DEFAULT_MARGIN_SECONDS, isFresh, recordToken, refreshMargin } from "./fresh.js";
 import { DEFAULT_RETRY, type EventInput, type HttpContext, type RetryPolicy } from "./http.js";
 import { jwtExpiry } from "./jwt.js";
+import { Network } from "./network.js";
 import { credentialKey, loginBudgetKey, validateProfile } from "./profile.js";
 import { getProvider } from "./providers/index.js";
 import type { FlowContext, ProviderDefinition, ResolvedProfile, TokenSet } from "./providers/types.js";
@@ -100,6 +101,8 @@ export class TokenManager {
   readonly #def: ProviderDefinition;
   readonly #store: TokenStore;
   readonly #rt: Runtime;
+  /** The profile's proxy and CA settings; absent when the caller injected its own fetch. */
+  readonly network: Network | undefined;
   readonly #authorizer?: InteractiveAuthorizer;
   readonly #onEvent?: (e: EngineEvent) => void;
   readonly #marginMs: number;
@@ -118,7 +121,18 @@ export class TokenManager {
     this.#def = getProvider(this.profile.provider);
     this.key = credentialKey(this.profile);
     this.#store = options.store ?? new MemoryTokenStore();
-    this.#rt = defaultRuntime(options.runtime);
+    const rt = defaultRuntime(options.runtime);
+    if (options.runtime?.fetch) this.network = undefined;
+    else {
+      // HTTPS_PROXY / NO_PROXY / the profile's proxy and ca_file, for identity and API requests alike.
+      this.network = new Network({
+        env: rt.env,
+        ...(this.profile.proxy ? { proxy: this.profile.proxy } : {}),
+        ...(this.profile.caFile ? { caFile: this.profile.caFile } : {}),
+      });
+      rt.fetch = this.network.fetch;
+    }
+    this.#rt = rt;
     if (options.authorizer) this.#authorizer = options.authorizer;
     if (options.onEvent) this.#onEvent = options.onEvent;
     this.#marginMs = (options.refreshMarginSeconds ?? DEFAULT_MARGIN_SECONDS) * 1000;
@@ -288,6 +302,14 @@ export class TokenManager {
     const fresh = await this.renewRejected(token.accessToken, signal ? { signal } : {});
     // One retry, never a loop: whatever this answers is the caller's.
     return this.#rt.fetch(url, this.#withAuth(init, fresh.accessToken));
+  }
+
+  /**
+   * fetch through the profile's network (proxy, CAs) without adding any credential: for callers that add the
+   * Bearer header themselves (`hpauth request`). The runtime's fetch when one was injected.
+   */
+  transport(input: string | URL, init?: RequestInit): Promise<Response> {
+    return this.#rt.fetch(input, init);
   }
 
   /** Marks a token as bad (the API refused it): the next getToken refreshes. */
@@ -792,6 +814,7 @@ export class TokenManager {
       secrets: () => this.#known,
       emit: (e) => this.#emit(e),
       urlField: (url) => this.#urlField(url),
+      ...(this.network ? { route: (url: URL) => (this.network as Network).route(url) } : {}),
       ...(signal ? { signal } : {}),
     };
     const ctx: FlowContext = {

@@ -4,6 +4,7 @@
  */
 import { HpauthError } from "./errors.js";
 import { configKey, withConfigKeys } from "./field-names.js";
+import { parseProxy } from "./network.js";
 import { getProvider, PROVIDERS } from "./providers/index.js";
 import { isLoopback } from "./providers/oauth2.js";
 import type { ProviderField, ResolvedProfile } from "./providers/types.js";
@@ -229,6 +230,15 @@ export function validateProfile(profile: NamedProfile): ResolvedProfile {
     } else resolved.callbackPort = port;
   }
   if (profile.pkce !== undefined && typeof profile.pkce !== "boolean") problems.push("pkce: expected true or false");
+  if (profile.proxy) {
+    try {
+      parseProxy(profile.proxy, "proxy");
+      resolved.proxy = profile.proxy;
+    } catch (e) {
+      problems.push(`proxy: ${(e as Error).message.replace(/^proxy: /, "")} (expected http://host:port)`);
+    }
+  }
+  if (profile.caFile) resolved.caFile = profile.caFile;
 
   const secret = secretRef(profile, "clientSecret", problems);
   if (secret) resolved.clientSecret = secret;

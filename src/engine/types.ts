@@ -49,6 +49,13 @@ export interface ProfileConfig {
   clientSecretCreatedAt?: string;
   /** Fixed loopback port for browser logins (for `ssh -L`). */
   callbackPort?: number;
+  /**
+   * HTTP proxy for this profile's identity and API requests (`http://host:port`), instead of HTTPS_PROXY /
+   * HTTP_PROXY; NO_PROXY still applies. docs/network.md.
+   */
+  proxy?: string;
+  /** PEM file of CA certificates to trust besides Node's and NODE_EXTRA_CA_CERTS (a private or TLS-inspecting CA). */
+  caFile?: string;
 }
 
 /** A profile with a name, as loaded from a config file or assembled from flags and environment. */

@@ -150,7 +150,7 @@ describe("the built binary", () => {
       expect(cached.code, cached.err).toBe(0);
       expect(cached.out.trim()).toBe(first.out.trim());
       expect(cached.sources).toContain("src/stores/file.ts");
-      for (const pkg of ["commander", "smol-toml", "yaml", "oauth4webapi", "jose"])
+      for (const pkg of ["commander", "smol-toml", "yaml", "oauth4webapi", "jose", "undici"])
         expect([...cached.packages], pkg).not.toContain(pkg);
       for (const src of ["src/cli/argv.ts"]) expect(cached.sources).toContain(src);
       for (const src of ["src/engine/login/authorizer.ts", "src/emulator/index.ts", "src/cli/commands/login.ts"])
@@ -532,6 +532,7 @@ customer_id = "${aruba.customerId}"
       [["token", "-p", "aruba"], 0],
       [["token", "-p", "aruba"], 4, "s-json-2"], // another host inside the login budget: retry_at
       [["status"], 0],
+      [["doctor"], 0],
       [["profiles", "list"], 0],
       [["profiles", "show", "gl"], 0],
       [

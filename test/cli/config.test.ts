@@ -362,3 +362,40 @@ describe("writing profiles", () => {
     expect((await loadConfigFile(join(dir, "nope.toml"), false)).exists).toBe(false);
   });
 });
+
+describe("proxy and ca_file fields", () => {
+  it("come from the file (snake case), HPAUTH_PROXY / HPAUTH_CA_FILE and --proxy / --ca-file, flags first", () => {
+    const config = {
+      path: "/x/config.toml",
+      exists: true,
+      format: "toml",
+      profiles: { gl: { provider: "greenlake", proxy: "http://file:1", caFile: "/file.pem" } },
+      warnings: [],
+    } as never;
+    const fromFile = resolveProfile({ config, flags: {}, env: {}, profileName: "gl" });
+    expect(fromFile.profile).toMatchObject({ proxy: "http://file:1", caFile: "/file.pem" });
+    const fromEnv = resolveProfile({
+      config,
+      flags: {},
+      env: { HPAUTH_PROXY: "http://env:2", HPAUTH_CA_FILE: "/env.pem" },
+      profileName: "gl",
+    });
+    expect(fromEnv.profile).toMatchObject({ proxy: "http://env:2", caFile: "/env.pem" });
+    const fromFlags = resolveProfile({
+      config,
+      flags: { proxy: "http://u:pw-in-argv@flag:3" },
+      env: { HPAUTH_PROXY: "http://env:2" },
+      profileName: "gl",
+    });
+    expect(fromFlags.profile.proxy).toBe("http://u:pw-in-argv@flag:3");
+    expect(fromFlags.warnings.join("\n")).toContain("proxy password given in --proxy is visible");
+  });
+
+  it("a proxy password is masked wherever a profile is shown", async () => {
+    const { maskProfile } = await import("../../src/config/resolve.js");
+    expect(maskProfile({ provider: "greenlake", proxy: "http://alice:s3cret@proxy:3128" })).toMatchObject({
+      proxy: "http://alice:********@proxy:3128",
+    });
+    expect(maskProfile({ provider: "greenlake", proxy: "http://proxy:3128" }).proxy).toBe("http://proxy:3128");
+  });
+});

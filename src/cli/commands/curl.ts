@@ -128,9 +128,21 @@ export function checkCurlArgs(args: string[], manager: Pick<TokenManager, "apiUr
   }
 }
 
-function curlConfig(token: string): string {
-  // curl config syntax: a quoted value with \" and \\ escaped (a token never has either; escaped all the same).
-  return `header = "Authorization: Bearer ${token.replace(/["\\]/g, "\\$&")}"\n`;
+/** A value in curl config syntax: quoted, with \" and \\ escaped. */
+function curlQuote(value: string): string {
+  return `"${value.replace(/["\\]/g, "\\$&")}"`;
+}
+
+/**
+ * The curl config: the header, and the profile's proxy and ca_file (in the config too, not argv: a proxy URL may
+ * carry a password). curl reads HTTPS_PROXY / NO_PROXY from its environment itself. `cacert` makes curl trust that
+ * file alone, as curl's --cacert does (curl does not read NODE_EXTRA_CA_CERTS).
+ */
+export function curlConfig(token: string, profile: { proxy?: string; caFile?: string } = {}): string {
+  let out = `header = ${curlQuote(`Authorization: Bearer ${token}`)}\n`;
+  if (profile.proxy) out += `proxy = ${curlQuote(profile.proxy)}\n`;
+  if (profile.caFile) out += `cacert = ${curlQuote(profile.caFile)}\n`;
+  return out;
 }
 
 export async function runCurl(options: CurlOptions, io: CommandIO): Promise<number> {
@@ -138,6 +150,7 @@ export async function runCurl(options: CurlOptions, io: CommandIO): Promise<numb
   const store = openStore(options, io);
   let token: string;
   let args: string[];
+  let network: { proxy?: string; caFile?: string } = {};
   try {
     const authorizer = terminalAuthorizer(io, profile);
     const manager = makeManager(options, io, profile, store, authorizer ? { authorizer } : {});
@@ -147,12 +160,16 @@ export async function runCurl(options: CurlOptions, io: CommandIO): Promise<numb
       signal: io.signal,
     });
     token = t.accessToken;
+    network = {
+      ...(manager.profile.proxy ? { proxy: manager.profile.proxy } : {}),
+      ...(manager.profile.caFile ? { caFile: manager.profile.caFile } : {}),
+    };
   } finally {
     await store.close?.();
     clearProgress(io);
   }
   const curl = options.curl ?? io.env.HPAUTH_CURL ?? "curl";
-  const config = curlConfig(token);
+  const config = curlConfig(token, network);
   const env = { ...io.env };
   if (!readsStdin(args)) {
     // The config on curl's stdin (`-K -`): nothing on disk, nothing in argv.

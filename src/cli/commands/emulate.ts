@@ -12,6 +12,7 @@
  *   --verbose                     verbose   one line per request on stderr (method, path, status; no secrets)
  *   --techpulse-expires-in-ms     techpulseExpiresInMillis   answer expires_in like the seed's sample (1799999)
  *   --revoke-family-on-reuse      revokeFamilyOnRefreshReuse RFC 9700 refresh-token family revocation on replay
+ *   --tls                         tls       HTTPS with a CA made for this run; the ready line adds "caFile"
  * Flags win over the config file. Logs go to stderr; stdout carries only the ready line or table.
  */
 import { readFile } from "node:fs/promises";
@@ -30,6 +31,7 @@ export interface RunEmulateOptions {
   verbose?: boolean;
   techpulseExpiresInMillis?: boolean;
   revokeFamilyOnRefreshReuse?: boolean;
+  tls?: boolean;
 }
 
 const OPTION_KEYS = new Set<string>([
@@ -44,6 +46,7 @@ const OPTION_KEYS = new Set<string>([
   "arubaNewTokenIntervalSeconds",
   "arubaApiPerDay",
   "arubaApiPerSecond",
+  "tls",
 ]);
 
 const invalid = (file: string, why: string) =>
@@ -117,7 +120,10 @@ function table(emu: Emulator): string {
       .join("  ")
       .trimEnd(),
   );
-  return `${lines.join("\n")}\n\nAdmin API: ${emu.adminUrl}\nSecrets and passwords: run with --json to print them (they are demo credentials).\nPress Ctrl-C to stop.\n`;
+  const ca = emu.caFile
+    ? `CA certificate: ${emu.caFile} (trust it with ca_file = "${emu.caFile}" or NODE_EXTRA_CA_CERTS=${emu.caFile})\n`
+    : "";
+  return `${lines.join("\n")}\n\nAdmin API: ${emu.adminUrl}\n${ca}Secrets and passwords: run with --json to print them (they are demo credentials).\nPress Ctrl-C to stop.\n`;
 }
 
 export async function runEmulate(options: RunEmulateOptions, io: CommandIO): Promise<number> {
@@ -128,6 +134,7 @@ export async function runEmulate(options: RunEmulateOptions, io: CommandIO): Pro
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.techpulseExpiresInMillis ? { techpulseExpiresInMillis: true } : {}),
     ...(options.revokeFamilyOnRefreshReuse ? { revokeFamilyOnRefreshReuse: true } : {}),
+    ...(options.tls ? { tls: fromFile.tls && fromFile.tls !== true ? fromFile.tls : true } : {}),
     ...(options.verbose ? { log: (line: string) => io.stderr.write(`emulator: ${line}\n`) } : {}),
   };
   let emu: Emulator;
@@ -144,8 +151,10 @@ export async function runEmulate(options: RunEmulateOptions, io: CommandIO): Pro
     throw e;
   }
   try {
-    if (options.json) io.stdout.write(`${JSON.stringify({ providers: emu.providers, adminUrl: emu.adminUrl })}\n`);
-    else io.stdout.write(table(emu));
+    if (options.json) {
+      const ready = { providers: emu.providers, adminUrl: emu.adminUrl, ...(emu.caFile ? { caFile: emu.caFile } : {}) };
+      io.stdout.write(`${JSON.stringify(ready)}\n`);
+    } else io.stdout.write(table(emu));
     if (!io.signal.aborted) {
       await new Promise<void>((resolve) => io.signal.addEventListener("abort", () => resolve(), { once: true }));
     }

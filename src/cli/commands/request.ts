@@ -6,7 +6,8 @@
  * Exit 6 when the API's final answer is an HTTP error status (its body still printed, the token masked out of it).
  */
 import { readFile } from "node:fs/promises";
-import { ExitCode, HpauthError } from "../../engine/errors.js";
+import { ExitCode, HpauthError, isHpauthError } from "../../engine/errors.js";
+import { connectFailure, networkCode } from "../../engine/http.js";
 import type { TokenManager } from "../../engine/manager.js";
 import { nextPageUrl, pagingStyle } from "../../engine/paging.js";
 import { clearProgress, makeManager, openStore, resolveCliProfile } from "../context.js";
@@ -165,7 +166,7 @@ async function send(
     return { method: req.method, headers, ...(req.body !== undefined ? { body: req.body } : {}), signal: io.signal };
   };
   const first = await manager.getToken({ signal: io.signal });
-  const res = await fetchOrExplain(url, init(first.accessToken));
+  const res = await fetchOrExplain(manager, url, init(first.accessToken));
   if (!(await manager.isAuthFailure(res))) return { res, used: [first.accessToken] };
   await res.body?.cancel().catch(() => {});
   if (options.verbose) {
@@ -176,20 +177,29 @@ async function send(
   }
   const fresh = await manager.renewRejected(first.accessToken, { signal: io.signal });
   // One retry, never a loop: whatever this answers is the final answer.
-  return { res: await fetchOrExplain(url, init(fresh.accessToken)), used: [first.accessToken, fresh.accessToken] };
+  return {
+    res: await fetchOrExplain(manager, url, init(fresh.accessToken)),
+    used: [first.accessToken, fresh.accessToken],
+  };
 }
 
-async function fetchOrExplain(url: URL, init: RequestInit): Promise<Response> {
+async function fetchOrExplain(manager: TokenManager, url: URL, init: RequestInit): Promise<Response> {
   try {
-    return await fetch(url, init);
+    return await manager.transport(url, init);
   } catch (e) {
     if (init.signal?.aborted) throw new HpauthError("CANCELLED", "Cancelled", { cause: e });
+    if (isHpauthError(e)) throw e; // the network's own (an unreadable ca_file, a proxy setting that is no URL)
+    const code = networkCode(e);
+    const route = manager.network?.route(url);
+    const known = code
+      ? connectFailure(url, code, e, { what: "API request", field: "api_base_url", route })
+      : undefined;
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     throw new HpauthError(
       "NETWORK_ERROR",
-      `Cannot reach ${url.origin}: ${cause?.code ?? cause?.message ?? (e as Error).message}`,
+      known?.message ?? `Cannot reach ${url.origin}: ${cause?.code ?? cause?.message ?? (e as Error).message}`,
       {
-        hint: "Check the network, the profile's api_base_url and any HTTPS_PROXY setting.",
+        hint: known?.hint ?? "Check the network, the profile's api_base_url and any HTTPS_PROXY setting.",
         cause: e,
       },
     );

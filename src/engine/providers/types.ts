@@ -39,6 +39,9 @@ export interface ResolvedProfile {
   tokenParams: Record<string, string>;
   clientSecretCreatedAt?: Date;
   callbackPort?: number;
+  /** Validated proxy URL (docs/network.md); the environment's HTTP(S)_PROXY applies when absent. */
+  proxy?: string;
+  caFile?: string;
   clientSecret?: SecretRef;
   password?: SecretRef;
 }
