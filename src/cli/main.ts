@@ -14,6 +14,7 @@ import { demo } from "./commands/demo.def.js";
 import { emulate } from "./commands/emulate.def.js";
 import { exec } from "./commands/exec.def.js";
 import { inspect } from "./commands/inspect.def.js";
+import { keepalive } from "./commands/keepalive.def.js";
 import { login } from "./commands/login.def.js";
 import { logout } from "./commands/logout.def.js";
 import { profiles } from "./commands/profiles.def.js";
@@ -35,6 +36,7 @@ const COMMANDS: readonly AnyCommandDef[] = [
   curl,
   exec,
   status,
+  keepalive,
   inspect,
   logout,
   profiles,
