@@ -184,7 +184,13 @@ describe("hpauth keepalive", () => {
 
   it("the identity service failing (503 after retries): failed, exit 5, the refresh token kept for the next run", async () => {
     await pass(10);
-    await admin(emu.adminUrl, "/faults", { provider: "aruba-central", endpoint: "token", type: "status", status: 503, count: 5 });
+    await admin(emu.adminUrl, "/faults", {
+      provider: "aruba-central",
+      endpoint: "token",
+      type: "status",
+      status: 503,
+      count: 5,
+    });
     const r = await hpauth(["keepalive", "-p", "aruba", "--json"]);
     await admin(emu.adminUrl, "/faults", undefined, "DELETE");
     expect(r.code, r.err).toBe(5);
