@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # System packages the test suite needs: Debian's Chromium for the browser login tests, redis-server (and
 # redis-cli) for the Redis token store's tests and benchmarks (each starts its own server on a free port), and
-# openssl to make the certificates of the Redis TLS test, curl for `hpauth curl`'s tests, and `script` (bsdutils)
-# for the pseudo-terminal tests.
+# openssl to make the certificates of the Redis TLS test, curl for `hpauth curl`'s tests, `script` (bsdutils)
+# for the pseudo-terminal tests, and zsh and fish for `hpauth completion`'s tests (bash is there already).
 # Idempotent: does nothing when they are already installed.
 set -euo pipefail
 need=()
@@ -12,6 +12,8 @@ command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v script >/dev/null 2>&1 || need+=(bsdutils)
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "installing system packages: ${need[*]}" >&2

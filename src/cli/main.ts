@@ -9,6 +9,7 @@ import { withConfigKeys } from "../engine/field-names.js";
 import { redact } from "../engine/redact.js";
 import { findCommand, loadCommander, type ParsedArgv, type Program, parse, parseFast } from "./argv.js";
 import type { AnyCommandDef } from "./command.js";
+import { completion } from "./commands/completion.def.js";
 import { curl } from "./commands/curl.def.js";
 import { demo } from "./commands/demo.def.js";
 import { emulate } from "./commands/emulate.def.js";
@@ -44,6 +45,7 @@ const COMMANDS: readonly AnyCommandDef[] = [
   proxy,
   emulate,
   demo,
+  completion,
 ];
 
 const PROGRAM: Program = {
@@ -72,6 +74,8 @@ export function fastTokenArgv(argv: readonly string[]): ParsedArgv | undefined {
 export async function main(argv: readonly string[], io: CommandIO): Promise<number> {
   const wantsJson = argv.includes("--json");
   try {
+    // Shell completion's callback (`hpauth completion`'s scripts): hidden, and never an error on stderr.
+    if (argv[0] === "__complete") return await (await import("./complete.js")).complete(PROGRAM, argv.slice(1), io);
     let parsed = fastTokenArgv(argv);
     if (!parsed) {
       await loadCommander();
