@@ -2,7 +2,8 @@
 # System packages the test suite needs: Debian's Chromium for the browser login tests, redis-server (and
 # redis-cli) for the Redis token store's tests and benchmarks (each starts its own server on a free port), and
 # openssl to make the certificates of the Redis TLS test, curl for `hpauth curl`'s tests, `script` (bsdutils)
-# for the pseudo-terminal tests, and zsh and fish for `hpauth completion`'s tests (bash is there already).
+# for the pseudo-terminal tests, zsh and fish for `hpauth completion`'s tests (bash is there already), and
+# systemd-analyze (systemd) to verify the keepalive units in docs/recipes.md.
 # Idempotent: does nothing when they are already installed.
 set -euo pipefail
 need=()
@@ -14,6 +15,7 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v script >/dev/null 2>&1 || need+=(bsdutils)
 command -v zsh >/dev/null 2>&1 || need+=(zsh)
 command -v fish >/dev/null 2>&1 || need+=(fish)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "installing system packages: ${need[*]}" >&2

@@ -3,16 +3,19 @@
  * emulator's clock is moved by the admin API and the stored record is aged by the same amount (the CLI process reads
  * the real clock), so the emulator, the store and the CLI agree on a refresh token's idle age.
  */
-import { spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { execFile, spawn } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { admin } from "./helpers.js";
 import { privateCli } from "./private-cli.js";
 
 const DAY = 86_400_000;
+const root = fileURLToPath(new URL("../..", import.meta.url));
 
 interface Run {
   code: number | null;
@@ -52,11 +55,12 @@ describe("hpauth keepalive", () => {
   };
   const counters = async () => ((await admin(emu.adminUrl, "/counters")) as Record<string, Counters>)["aruba-central"]!;
 
-  /** `days` pass: the emulator's clock moves, and every time in the store moves back by as much. */
-  async function pass(days: number): Promise<void> {
+  /** `days` pass: the emulator's clock moves, and every time in the store (under `where`) moves back by as much. */
+  async function pass(days: number, where = store): Promise<void> {
     await admin(emu.adminUrl, "/clock/advance", { seconds: days * 86_400 });
-    for (const name of (await readdir(store)).filter((n) => n.endsWith(".json"))) {
-      const file = join(store, name);
+    const names = (await readdir(where, { recursive: true })) as string[];
+    for (const name of names.filter((n) => n.endsWith(".json") && !n.includes(".config"))) {
+      const file = join(where, name);
       const doc = JSON.parse(await readFile(file, "utf8"));
       for (const k of Object.keys(doc.record))
         if (k.endsWith("At") && typeof doc.record[k] === "number") doc.record[k] -= days * DAY;
@@ -229,5 +233,83 @@ describe("hpauth keepalive", () => {
     const rows = byProfile(r);
     expect(rows.nope).toMatchObject({ result: "failed", error: { code: "PROFILE_NOT_FOUND" } });
     expect(rows.gl).toMatchObject({ result: "no_refresh_token" });
+  });
+
+  describe("the recipes in docs/recipes.md", () => {
+    const recipes = () => readFile(join(root, "docs", "recipes.md"), "utf8");
+    let wrapperDir: string;
+    beforeAll(async () => {
+      wrapperDir = join(dir, "wrapper");
+      await mkdir(wrapperDir, { recursive: true });
+      await writeFile(
+        join(wrapperDir, "hpauth"),
+        `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} "$@"\n`,
+        {
+          mode: 0o755,
+        },
+      );
+    });
+
+    it("the cron line: silent when every profile is fine, the JSON report when one failed", async () => {
+      const line = (await recipes()).split("\n").find((l) => /^\d+ \d+ \* \* \*\s/.test(l));
+      const command = line!.replace(/^(\S+\s+){5}/, "");
+      const home = join(dir, "cron-home");
+      await mkdir(join(home, ".config", "hpauth"), { recursive: true });
+      await writeFile(join(home, ".config", "hpauth", "config.toml"), await readFile(cfg, "utf8"), { mode: 0o600 });
+      await writeFile(
+        join(home, ".config", "hpauth", "keepalive.env"),
+        Object.entries(env)
+          // Single quotes: read alike by systemd's EnvironmentFile= and by sh's `.` (the values have shell specials).
+          .map(([k, v]) => `${k}='${v}'`)
+          .join("\n"),
+        { mode: 0o600 },
+      );
+      const cron = () =>
+        promisify(execFile)("sh", ["-c", command], {
+          env: { HOME: home, PATH: `${wrapperDir}:/usr/bin:/bin` },
+        });
+      // The first run signs nothing in: Aruba has no token in this store yet (no_refresh_token is no failure).
+      expect((await cron()).stdout).toBe("");
+      const login = await promisify(execFile)(
+        "sh",
+        ["-c", "set -a; . ~/.config/hpauth/keepalive.env; hpauth token -p aruba"],
+        {
+          env: { HOME: home, PATH: `${wrapperDir}:/usr/bin:/bin` },
+        },
+      );
+      expect(login.stdout.trim()).not.toBe("");
+      await pass(10, home);
+      const before = await counters();
+      expect((await cron()).stdout).toBe("");
+      expect((await counters()).refreshes).toBe(before.refreshes + 1);
+      // Revoked by an administrator; found out by the next refresh the timer needs, 9 idle days later.
+      await admin(emu.adminUrl, "/revoke", { provider: "aruba-central" });
+      await pass(9, home);
+      const failed = await cron();
+      const report = JSON.parse(failed.stdout);
+      expect(report.profiles.find((p: { profile: string }) => p.profile === "aruba")).toMatchObject({
+        result: "failed",
+        error: { code: "LOGIN_REQUIRED" },
+      });
+      for (const v of Object.values(env)) expect(failed.stdout).not.toContain(v);
+    });
+
+    it("the systemd units pass systemd-analyze verify", async () => {
+      const text = await recipes();
+      const units = [...text.matchAll(/```ini\n# (hpauth-keepalive\.(?:service|timer))\n([\s\S]*?)```/g)];
+      expect(units.map((m) => m[1])).toEqual(["hpauth-keepalive.service", "hpauth-keepalive.timer"]);
+      const unitDir = join(dir, "units");
+      await mkdir(unitDir, { recursive: true });
+      for (const [, name, body] of units) {
+        // systemd checks that ExecStart's program exists: the docs' /usr/local/bin/hpauth is the wrapper here.
+        await writeFile(join(unitDir, name!), body!.replace("/usr/local/bin/hpauth", join(wrapperDir, "hpauth")));
+      }
+      const r = await promisify(execFile)(
+        "systemd-analyze",
+        ["verify", join(unitDir, "hpauth-keepalive.service"), join(unitDir, "hpauth-keepalive.timer")],
+        { env: { PATH: process.env.PATH ?? "" } },
+      );
+      expect(r.stderr).toBe("");
+    });
   });
 });
