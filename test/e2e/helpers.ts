@@ -8,6 +8,7 @@ import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
+import pkg from "../../package.json" with { type: "json" };
 import type { Emulator } from "../../src/emulator/index.js";
 import { createTokenManager } from "../../src/engine/manager.js";
 import type { NamedProfile } from "../../src/engine/types.js";
@@ -58,8 +59,10 @@ export async function bundleCli(outDir: string): Promise<string> {
     platform: "node",
     format: "esm",
     target: "node20",
-    packages: "external",
+    external: [...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies)],
+    alias: { "jsonc-parser": "jsonc-parser/lib/esm/main.js" },
     logLevel: "warning",
+    banner: { js: BANNER },
   });
   await symlink(fileURLToPath(new URL("../../node_modules", import.meta.url)), join(outDir, "node_modules"), "dir");
   await mkdir(join(outDir, "bin"), { recursive: true });
