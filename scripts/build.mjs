@@ -38,8 +38,6 @@ await build({
   // uses (commander, the config-file parsers, mute-stream: devDependencies) is bundled into its chunks, so it is
   // not installed at all.
   external: [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})],
-  // jsonc-parser's `main` is a UMD build whose require()s a bundler cannot follow; its ES module build can be bundled.
-  alias: { "jsonc-parser": "jsonc-parser/lib/esm/main.js" },
   sourcemap: true,
   logLevel: "warning",
   // Bundled CommonJS dependencies (commander) call require() for Node built-ins.

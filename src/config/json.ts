@@ -2,11 +2,11 @@
  * JSON config files: JSON.parse for the value, and on failure jsonc-parser to say where. JSON.parse reports no line
  * and, on Node 20, often no position at all, while its message quotes the file's text (which may hold a secret);
  * jsonc-parser's error list has the offset and a code, and no text. A module of its own, so only JSON files load it.
- * Imported by its package name (the UMD `main`, whose exports Node's CommonJS interop sees): its ES module build
- * imports files without extensions, which Node cannot load. Nothing bundles it (scripts/build.mjs keeps dependencies
- * external).
+ * Its ES module build is imported by path: the package's `main` is a UMD build whose require()s bundlers cannot follow.
+ * (That build imports files without extensions, which Node cannot load unbundled: config/ is the CLI's, always bundled;
+ * tsc's dist/config/ is not packed.)
  */
-import { type ParseError, parse as parseLoose, printParseErrorCode } from "jsonc-parser";
+import { type ParseError, parse as parseLoose, printParseErrorCode } from "jsonc-parser/lib/esm/main.js";
 
 /** A JSON syntax error with its place (1-based) and a reason that quotes nothing from the file. */
 export class JsonSyntaxError extends SyntaxError {

@@ -60,7 +60,6 @@ export async function bundleCli(outDir: string): Promise<string> {
     format: "esm",
     target: "node20",
     external: [...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies)],
-    alias: { "jsonc-parser": "jsonc-parser/lib/esm/main.js" },
     logLevel: "warning",
     banner: { js: BANNER },
   });
