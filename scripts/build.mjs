@@ -1,5 +1,5 @@
-// Build: tsc emits the library (dist/, with .d.ts) and esbuild bundles the CLI (dist/cli.js, what bin/hpauth.js
-// imports). The CLI bundle is code-split: each command module and the heavy dependencies it alone needs (the
+// Build: tsc emits the library (dist/, with .d.ts; its dist/cli/ and dist/config/ are not packed: the CLI ships as
+// the bundle) and esbuild bundles the CLI (dist/cli.js, what bin/hpauth.js imports). The CLI bundle is code-split: each command module and the heavy dependencies it alone needs (the
 // emulator, YAML/TOML parsers, the login listener) land in chunks under dist/cli-chunks/ that are read only when
 // that command runs. A single-file bundle made Node parse ~850 KB on every `hpauth token`; split, the cached
 // token path reads what it uses. commander is a chunk of its own too: a plain `hpauth token` is parsed without
@@ -9,10 +9,11 @@
 //   node scripts/build.mjs              library + CLI
 //   node scripts/build.mjs --cli-only   just the CLI bundle (seconds; the CLI tests use it)
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
 const cliOnly = process.argv.includes("--cli-only");
+const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 
 if (cliOnly) {
   rmSync("dist/cli-chunks", { recursive: true, force: true });
@@ -32,9 +33,14 @@ await build({
   platform: "node",
   format: "esm",
   target: "node20",
+  // No dependency twice in the package: what the library needs (package.json `dependencies` and peers: npm installs
+  // them, dist/ imports them) stays external, loaded from node_modules when a command needs it; what only the CLI
+  // uses (commander, the config-file parsers, mute-stream: devDependencies) is bundled into its chunks, so it is
+  // not installed at all.
+  external: [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})],
   sourcemap: true,
   logLevel: "warning",
-  // Bundled CommonJS dependencies (proper-lockfile, graceful-fs) call require() for Node built-ins.
+  // Bundled CommonJS dependencies (commander) call require() for Node built-ins.
   banner: {
     js: "import { createRequire as __hpauthCreateRequire } from 'node:module'; const require = __hpauthCreateRequire(import.meta.url);",
   },

@@ -304,3 +304,49 @@ export function parse(spec: Program, argv: readonly string[], viaCommander = fal
 export function findCommand(spec: Program, name: string): AnyCommandDef | undefined {
   return spec.commands.find((d) => d.name === name);
 }
+
+/** A command (or the program) as shell completion sees it: its subcommands, options and positional arguments. */
+export interface CompletionNode {
+  name: string;
+  description: string;
+  aliases: string[];
+  subcommands: CompletionNode[];
+  /** Its own options and the global options that apply to it (as its --help lists them). */
+  options: Array<{ names: string[]; description: string; takesValue: boolean; choices?: readonly string[] }>;
+  args: Array<{ name: string; choices?: readonly string[] }>;
+}
+
+/** The commander program built from the definitions, as data for `hpauth __complete` (src/cli/complete.ts). */
+export function completionTree(spec: Program): CompletionNode {
+  const program = buildProgram(spec, () => {});
+  const globals = program.options.filter((o) => globalGroupOf.has(o));
+  const walk = (cmd: Command, top: boolean): CompletionNode => {
+    const groups = applicableGlobals(cmd);
+    const own = top ? [] : [...cmd.options];
+    const shared = top ? program.options : globals.filter((o) => groups.includes(globalGroupOf.get(o) as GlobalGroup));
+    return {
+      name: cmd.name(),
+      description: cmd.description(),
+      aliases: cmd.aliases(),
+      subcommands: cmd.commands.map((c) => walk(c, false)),
+      options: [...own, ...shared].map((o) => ({
+        names: [o.short, o.long].filter((n): n is string => !!n),
+        description: o.description,
+        takesValue: o.required || o.optional,
+        ...(o.argChoices ? { choices: o.argChoices } : {}),
+      })),
+      args: cmd.registeredArguments.map((a) => ({
+        name: a.name(),
+        ...(a.argChoices ? { choices: a.argChoices } : {}),
+      })),
+    };
+  };
+  const help = { names: ["-h", "--help"], description: "display help", takesValue: false };
+  const addHelp = (n: CompletionNode) => {
+    n.options.push(help);
+    n.subcommands.forEach(addHelp);
+  };
+  const root = walk(program, true);
+  addHelp(root);
+  return root;
+}

@@ -9,6 +9,7 @@ import { withConfigKeys } from "../engine/field-names.js";
 import { redact } from "../engine/redact.js";
 import { findCommand, loadCommander, type ParsedArgv, type Program, parse, parseFast } from "./argv.js";
 import type { AnyCommandDef } from "./command.js";
+import { completion } from "./commands/completion.def.js";
 import { curl } from "./commands/curl.def.js";
 import { demo } from "./commands/demo.def.js";
 import { doctor } from "./commands/doctor.def.js";
@@ -16,6 +17,7 @@ import { emulate } from "./commands/emulate.def.js";
 import { exec } from "./commands/exec.def.js";
 import { gitCredential } from "./commands/git-credential.def.js";
 import { inspect } from "./commands/inspect.def.js";
+import { keepalive } from "./commands/keepalive.def.js";
 import { login } from "./commands/login.def.js";
 import { logout } from "./commands/logout.def.js";
 import { profiles } from "./commands/profiles.def.js";
@@ -38,6 +40,7 @@ export const COMMANDS: readonly AnyCommandDef[] = [
   exec,
   status,
   doctor,
+  keepalive,
   inspect,
   logout,
   profiles,
@@ -46,6 +49,7 @@ export const COMMANDS: readonly AnyCommandDef[] = [
   gitCredential,
   emulate,
   demo,
+  completion,
 ];
 
 const PROGRAM: Program = {
@@ -74,6 +78,8 @@ export function fastTokenArgv(argv: readonly string[]): ParsedArgv | undefined {
 export async function main(argv: readonly string[], io: CommandIO): Promise<number> {
   let wantsJson = argv.includes("--json");
   try {
+    // Shell completion's callback (`hpauth completion`'s scripts): hidden, and never an error on stderr.
+    if (argv[0] === "__complete") return await (await import("./complete.js")).complete(PROGRAM, argv.slice(1), io);
     let parsed = fastTokenArgv(argv);
     if (!parsed) {
       await loadCommander();

@@ -3,6 +3,8 @@
  * and, on Node 20, often no position at all, while its message quotes the file's text (which may hold a secret);
  * jsonc-parser's error list has the offset and a code, and no text. A module of its own, so only JSON files load it.
  * Its ES module build is imported by path: the package's `main` is a UMD build whose require()s bundlers cannot follow.
+ * (That build imports files without extensions, which Node cannot load unbundled: config/ is the CLI's, always bundled;
+ * tsc's dist/config/ is not packed.)
  */
 import { type ParseError, parse as parseLoose, printParseErrorCode } from "jsonc-parser/lib/esm/main.js";
 

@@ -12,6 +12,7 @@ export {
 export {
   createTokenManager,
   type GetTokenOptions,
+  type GrantRefresh,
   TokenManager,
   type TokenManagerOptions,
   type TokenStatus,

@@ -67,6 +67,11 @@ export interface TokenStatus {
   hasRefreshToken: boolean;
   refreshTokenIssuedAt?: Date;
   refreshTokenAgeSeconds?: number;
+  /**
+   * When the stored refresh token stops working unless refreshed before: the provider's documented idle limit from
+   * its last issue or use, or a JWT refresh token's own `exp`. Absent when unknown.
+   */
+  refreshTokenExpiresAt?: Date;
   lastRefreshAt?: Date;
   lastLoginAt?: Date;
   /** Aruba: when its one-login-per-30-minutes budget allows the next login. */
@@ -79,6 +84,23 @@ export interface GetTokenOptions {
   forceRefresh?: boolean;
   minTtlSeconds?: number;
   signal?: AbortSignal;
+}
+
+/** What `refreshGrant()` did. */
+export interface GrantRefresh {
+  /**
+   * `refreshed`: the refresh token was used and (where the provider rotates) replaced; `not_needed`: it lives past
+   * the moment asked for (typically another process refreshed meanwhile); `no_refresh_token`: nothing to refresh —
+   * the provider has no refresh grant, or no refresh token is stored; `would_refresh`: with `dryRun`, what
+   * `refreshed` would have been (nothing sent).
+   */
+  outcome: "refreshed" | "would_refresh" | "not_needed" | "no_refresh_token";
+  /** For `no_refresh_token`: why, in a sentence. */
+  reason?: string;
+  /** When the (new) refresh token stops working unless refreshed before; absent when unknown. */
+  refreshTokenExpiresAt?: Date;
+  /** `refreshed`: the new access token. */
+  token?: AccessToken;
 }
 
 interface ObtainRequest {
@@ -242,6 +264,69 @@ export class TokenManager {
   }
 
   /**
+   * Refreshes the stored refresh token now, so it does not die unused (`hpauth keepalive`): a refresh only, never a
+   * new login — Aruba's login budget is not touched, and a refused refresh token is an error (LOGIN_REQUIRED, exit 3)
+   * that says a login is needed rather than one being made behind the caller's back. Under the credential's lock,
+   * like every refresh: the record is re-read once the lock is held, so with `unlessLivesPast` (epoch ms) nothing is
+   * sent when the stored refresh token is known to live past that moment (another process refreshed meanwhile).
+   * A refresh token of unknown lifetime is refreshed. An in-process refresh already in flight is waited for first.
+   * `dryRun`: the same decision from the store as it is now, without the lock; nothing is sent or written.
+   */
+  async refreshGrant(
+    opts: { signal?: AbortSignal; unlessLivesPast?: number; dryRun?: boolean } = {},
+  ): Promise<GrantRefresh> {
+    const p = this.profile;
+    if (!this.#def.refresh || !this.#def.supportsRefresh(p)) {
+      return {
+        outcome: "no_refresh_token",
+        reason: `${this.#def.title} has no refresh grant: a new token is obtained with the stored credentials when needed, so nothing dies unused`,
+      };
+    }
+    if (opts.dryRun) {
+      const rec = await this.#read();
+      const dies = rec ? this.#refreshTokenDiesAt(rec) : undefined;
+      return (
+        this.#refreshGrantNotNeeded(rec, opts.unlessLivesPast) ?? {
+          outcome: "would_refresh",
+          ...(dies !== undefined ? { refreshTokenExpiresAt: new Date(dies) } : {}),
+        }
+      );
+    }
+    await this.#inflight?.promise.catch(() => {});
+    return this.#locked(opts.signal, async () => {
+      const rec = await this.#read();
+      const skip = this.#refreshGrantNotNeeded(rec, opts.unlessLivesPast);
+      if (skip || !rec) return skip ?? { outcome: "no_refresh_token" };
+      const dies = this.#refreshTokenDiesAt(rec);
+      let token: AccessToken;
+      try {
+        token = await this.#refreshLocked(rec, opts.signal);
+      } catch (e) {
+        if (!grantIsDead(e)) throw e;
+        // Rotated meanwhile by a holder whose lock ours replaced (a lock broken as stale): the grant lives.
+        const again = await this.#read();
+        if (again?.refreshToken && again.refreshToken !== rec.refreshToken) {
+          const next = this.#refreshTokenDiesAt(again);
+          return { outcome: "not_needed", ...(next !== undefined ? { refreshTokenExpiresAt: new Date(next) } : {}) };
+        }
+        throw new HpauthError(
+          "LOGIN_REQUIRED",
+          `The stored refresh token of profile "${p.name}" was refused by ${this.#def.title}${dies !== undefined && dies <= this.#rt.now() ? ` (unused past its lifetime: it expired at ${rfc3339(dies)})` : " (expired, revoked, or already used)"}; no new login was attempted`,
+          {
+            provider: p.provider,
+            profile: p.name,
+            hint: `Run \`hpauth login -p ${p.name}\` (or any \`hpauth token -p ${p.name}\`) to get a new grant${this.#def.loginBudget ? `; ${this.#def.title} allows one new login per ${formatDuration(this.#def.loginBudget.windowSeconds)}` : ""}.`,
+            cause: e,
+          },
+        );
+      }
+      const saved = await this.#read();
+      const next = saved ? this.#refreshTokenDiesAt(saved) : undefined;
+      return { outcome: "refreshed", token, ...(next !== undefined ? { refreshTokenExpiresAt: new Date(next) } : {}) };
+    });
+  }
+
+  /**
    * The API refused `rejectedToken`: returns a token to retry with. Every caller that saw the same token refused
    * shares one refresh (in this process through the in-flight join, across processes and hosts through the store
    * lock and the re-read under it); a caller whose rejected token was already replaced gets the newer one at once.
@@ -347,6 +432,8 @@ export class TokenManager {
       s.refreshTokenIssuedAt = new Date(rec.refreshTokenIssuedAt);
       s.refreshTokenAgeSeconds = Math.floor((now - rec.refreshTokenIssuedAt) / 1000);
     }
+    const dies = rec?.refreshToken ? this.#refreshTokenDiesAt(rec) : undefined;
+    if (dies !== undefined) s.refreshTokenExpiresAt = new Date(dies);
     if (rec?.lastRefreshAt !== undefined) s.lastRefreshAt = new Date(rec.lastRefreshAt);
     if (rec?.lastLoginAt !== undefined) s.lastLoginAt = new Date(rec.lastLoginAt);
     if (rec?.lastError) s.lastError = { ...rec.lastError, at: new Date(rec.lastError.at) };
@@ -791,6 +878,33 @@ export class TokenManager {
     } finally {
       clearTimeout(notice);
     }
+  }
+
+  /** refreshGrant's answer when nothing is to be sent; undefined when the refresh token is to be refreshed. */
+  #refreshGrantNotNeeded(rec: TokenRecord | undefined, unlessLivesPast?: number): GrantRefresh | undefined {
+    const p = this.profile;
+    if (!rec?.refreshToken) {
+      return {
+        outcome: "no_refresh_token",
+        reason: `no refresh token is stored for profile "${p.name}" (run \`hpauth token -p ${p.name}\` or \`hpauth login -p ${p.name}\` first)`,
+      };
+    }
+    const dies = this.#refreshTokenDiesAt(rec);
+    if (unlessLivesPast !== undefined && dies !== undefined && dies > unlessLivesPast) {
+      return { outcome: "not_needed", refreshTokenExpiresAt: new Date(dies) };
+    }
+    return undefined;
+  }
+
+  /** When a record's refresh token stops working unless used before (TokenStatus.refreshTokenExpiresAt). */
+  #refreshTokenDiesAt(rec: TokenRecord): number | undefined {
+    if (!rec.refreshToken) return undefined;
+    const own = jwtExpiry(rec.refreshToken);
+    const idle = this.#def.refreshTokenIdleSeconds;
+    const lastUse = Math.max(rec.refreshTokenIssuedAt ?? 0, rec.lastRefreshAt ?? 0, rec.lastLoginAt ?? 0);
+    const byIdle = idle !== undefined && lastUse > 0 ? lastUse + idle * 1000 : undefined;
+    if (own === undefined) return byIdle;
+    return byIdle === undefined ? own : Math.min(own, byIdle);
   }
 
   #marginFor(lifetimeMs: number): number {

@@ -1,10 +1,11 @@
 /**
- * A private copy of the built CLI (bin/hpauth.js + dist/cli.js + dist/cli-chunks/, a self-contained bundle) in a
+ * A private copy of the built CLI (bin/hpauth.js + dist/cli.js + dist/cli-chunks/ + dist/probe.cjs; the package's dependencies, which
+ * the bundle imports, through a link to this checkout's node_modules) in a
  * test's own directory: test/cli/binary.test.ts rebuilds dist/cli-chunks while other files run, and a CLI started
  * in that window finds its chunks missing. The copy is what users run, byte for byte; it is checked by running it.
  */
 import { execFile } from "node:child_process";
-import { cp, mkdir } from "node:fs/promises";
+import { cp, mkdir, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -21,6 +22,8 @@ export async function privateCli(dir: string): Promise<string> {
       await cp(join(root, "bin"), join(target, "bin"), { recursive: true });
       await cp(join(root, "dist", "cli.js"), join(target, "dist", "cli.js"));
       await cp(join(root, "dist", "cli-chunks"), join(target, "dist", "cli-chunks"), { recursive: true });
+      await cp(join(root, "dist", "probe.cjs"), join(target, "dist", "probe.cjs"));
+      await symlink(join(root, "node_modules"), join(target, "node_modules"), "dir");
       // `request --help` loads commander and the help path: a missing chunk fails here, not in a test.
       await promisify(execFile)(process.execPath, [bin, "request", "--help"], { timeout: 20_000 });
       return bin;

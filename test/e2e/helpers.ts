@@ -4,10 +4,11 @@
  * real login, and reading the emulator's counters.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
+import pkg from "../../package.json" with { type: "json" };
 import type { Emulator } from "../../src/emulator/index.js";
 import { createTokenManager } from "../../src/engine/manager.js";
 import type { NamedProfile } from "../../src/engine/types.js";
@@ -43,7 +44,8 @@ export async function bundleEngine(outDir: string): Promise<string> {
 }
 
 /**
- * Bundles the CLI as scripts/build.mjs does (src/cli/entry.ts → dist/cli.js + dist/cli-chunks/, code-split) plus a
+ * Bundles the CLI as scripts/build.mjs does (src/cli/entry.ts → dist/cli.js + dist/cli-chunks/, code-split, the
+ * package's dependencies external: reached through a link to this checkout's node_modules) plus a
  * copy of the bin/hpauth.js shim, into a private directory: another engineer rebuilding dist/ mid-run cannot pull
  * it away, and the test runs the current source. Returns the path of the private `bin/hpauth.js`.
  */
@@ -57,9 +59,11 @@ export async function bundleCli(outDir: string): Promise<string> {
     platform: "node",
     format: "esm",
     target: "node20",
+    external: [...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies)],
     logLevel: "warning",
     banner: { js: BANNER },
   });
+  await symlink(fileURLToPath(new URL("../../node_modules", import.meta.url)), join(outDir, "node_modules"), "dir");
   await mkdir(join(outDir, "bin"), { recursive: true });
   const bin = join(outDir, "bin", "hpauth.js");
   await writeFile(bin, await readFile(new URL("../../bin/hpauth.js", import.meta.url), "utf8"));

@@ -21,6 +21,8 @@ interface Row {
   scope?: string;
   has_refresh_token?: boolean;
   refresh_token_age_seconds?: number;
+  /** When the refresh token stops working unless refreshed before (`hpauth keepalive`); absent when unknown. */
+  refresh_token_expires_at?: string;
   last_refresh_at?: string;
   last_login_at?: string;
   next_login_allowed_at?: string;
@@ -82,6 +84,7 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
           ...(typeof s.scope === "string" ? { scope: s.scope } : {}),
           ...(typeof s.hasRefreshToken === "boolean" ? { has_refresh_token: s.hasRefreshToken } : {}),
           ...(rtAge !== undefined ? { refresh_token_age_seconds: rtAge } : {}),
+          ...(iso(s.refreshTokenExpiresAt) ? { refresh_token_expires_at: iso(s.refreshTokenExpiresAt) } : {}),
           ...(iso(s.lastRefreshAt) ? { last_refresh_at: iso(s.lastRefreshAt) } : {}),
           ...(iso(s.lastLoginAt) ? { last_login_at: iso(s.lastLoginAt) } : {}),
           // Not allowed before: rounded up, so a script waiting until then is never early.

@@ -17,7 +17,8 @@ import { knowing, processTokenResponse, tokenError } from "./common.js";
 import type { FlowContext, ProviderDefinition } from "./types.js";
 
 export const ARUBA_LOGIN_WINDOW_SECONDS = 30 * 60;
-/** Refresh tokens die after ~15 idle days; warn from 12. */
+/** Refresh tokens die after ~15 idle days (public clients; providers.md); warn from 12. */
+const IDLE_DAYS = 15;
 const IDLE_WARN_DAYS = 12;
 const DAY = 86_400_000;
 
@@ -183,6 +184,7 @@ export const arubaCentral: ProviderDefinition = {
   maxLifetimeSeconds: 7200,
   defaultLifetimeSeconds: 7200,
   loginBudget: { windowSeconds: ARUBA_LOGIN_WINDOW_SECONDS },
+  refreshTokenIdleSeconds: IDLE_DAYS * 86_400,
   supportsRefresh: () => true,
   interactive: () => false,
   resolve(input, p, problems) {
@@ -275,7 +277,7 @@ export const arubaCentral: ProviderDefinition = {
     const idleDays = (now - last) / DAY;
     if (idleDays > IDLE_WARN_DAYS) {
       return [
-        `the Aruba refresh token has been idle ${Math.floor(idleDays)} days; it stops working after about 15: run \`hpauth token\` to refresh it now`,
+        `the Aruba refresh token has been idle ${Math.floor(idleDays)} days; it stops working after about ${IDLE_DAYS}: run \`hpauth keepalive\` (or \`hpauth token\`) to refresh it now`,
       ];
     }
     return [];

@@ -44,6 +44,8 @@ export const techpulse: ProviderDefinition = {
   ],
   maxLifetimeSeconds: 1800,
   defaultLifetimeSeconds: 1800,
+  // Public scripts (not the seed): refresh tokens live 365 days; each refresh rotates it, so a refresh renews it.
+  refreshTokenIdleSeconds: 365 * 86_400,
   supportsRefresh: () => true,
   interactive: () => true,
   resolve(_input, p) {

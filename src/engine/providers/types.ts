@@ -93,6 +93,12 @@ export interface ProviderDefinition {
   maxLifetimeSeconds?: number;
   /** Assumed when the server gives no expires_in and the token is no JWT. */
   defaultLifetimeSeconds: number;
+  /**
+   * A refresh token neither used nor renewed for this long stops working (Aruba: about 15 days unused; TechPulse:
+   * 365 days, and each refresh rotates it). Counted from the later of its issue and its last use. `hpauth keepalive`
+   * refreshes before then; absent → unknown (a JWT refresh token's own `exp` is used when it has one).
+   */
+  refreshTokenIdleSeconds?: number;
   /** Whether a refresh grant exists (WXP documents its refresh as NOT IMPLEMENTED). */
   supportsRefresh(p: ResolvedProfile): boolean;
   /** Whether a new grant needs a person at a browser. */
