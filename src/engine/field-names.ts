@@ -28,6 +28,8 @@ const CAMEL_KEYS: Record<
   tokenParams: true,
   clientSecretCreatedAt: true,
   callbackPort: true,
+  workspaceId: true,
+  tenantWorkspaceId: true,
 };
 
 // Longest first; whole words only, so `clientSecret` is not found inside `clientSecretEnv`.

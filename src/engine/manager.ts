@@ -113,6 +113,8 @@ export class TokenManager {
   /** Values to mask in messages: resolved secrets and the latest tokens. */
   readonly #known: string[] = [];
   #inflight?: { promise: Promise<AccessToken>; force: boolean };
+  /** Token exchange: the credential whose token is the subject (an MSP's own), with its own key, lock and cache. */
+  readonly #subject?: TokenManager;
 
   constructor(options: TokenManagerOptions) {
     this.profile = validateProfile(options.profile);
@@ -129,6 +131,13 @@ export class TokenManager {
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     if (options.secretCommandTimeoutMs !== undefined) this.#secretTimeoutMs = options.secretCommandTimeoutMs;
     this.#refreshMarker = options.refreshMarker ?? true;
+    const subject = this.#def.subjectProfile?.(options.profile, this.profile);
+    if (subject) this.#subject = new TokenManager({ ...options, profile: subject, store: this.#store });
+  }
+
+  /** Token exchange profiles: the manager of the subject credential (the MSP's own token), else undefined. */
+  get subjectManager(): TokenManager | undefined {
+    return this.#subject;
   }
 
   // ---- public surface -------------------------------------------------------------------------------------
@@ -816,6 +825,16 @@ export class TokenManager {
       password: () => this.#secret("password", signal),
       ...(signal ? { signal } : {}),
     };
+    const subject = this.#subject;
+    if (subject) {
+      ctx.subjectToken = async (rejected) => {
+        const t = rejected
+          ? await subject.renewRejected(rejected, signal ? { signal } : {})
+          : await subject.getToken({ minTtlSeconds: 30, ...(signal ? { signal } : {}) });
+        this.#remember(t.accessToken);
+        return t.accessToken;
+      };
+    }
     if (this.#authorizer) ctx.authorizer = this.#authorizer;
     return ctx;
   }

@@ -68,7 +68,14 @@ describe("runEmulate", () => {
     expect(lines.length).toBe(1);
     const ready = JSON.parse(lines[0]!) as { providers: Record<string, Record<string, string>>; adminUrl: string };
     expect(Object.keys(ready)).toEqual(["providers", "adminUrl"]);
-    expect(Object.keys(ready.providers)).toEqual(["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity"]);
+    expect(Object.keys(ready.providers)).toEqual([
+      "techpulse",
+      "wxp",
+      "greenlake",
+      "aruba-central",
+      "hpe-identity",
+      "greenlake-platform",
+    ]);
     expect(ready.providers.techpulse).toMatchObject({ redirectUri: "http://localhost" });
     for (const k of ["clientId", "clientSecret", "username", "password", "customerId"])
       expect(ready.providers["aruba-central"]).toHaveProperty(k);
