@@ -88,6 +88,8 @@ interface ObtainRequest {
 }
 
 const DEFAULT_MARGIN_SECONDS = 60;
+/** The GreenLake gateways, which may answer an expired token with an HPE_GL_ERROR body instead of a plain 401. */
+const GL_ERROR_PROVIDERS: ReadonlySet<ProviderId> = new Set(["greenlake", "greenlake-platform", "new-central"]);
 const MAX_JITTER_MS = 60_000;
 const LOCK_WAIT_NOTICE_MS = 200;
 
@@ -259,7 +261,7 @@ export class TokenManager {
    */
   async isAuthFailure(res: Pick<Response, "status" | "clone">): Promise<boolean> {
     if (res.status === 401) return true;
-    if (this.profile.provider === "greenlake" && (res.status === 400 || res.status === 403)) {
+    if (GL_ERROR_PROVIDERS.has(this.profile.provider) && (res.status === 400 || res.status === 403)) {
       const text = await res
         .clone()
         .text()

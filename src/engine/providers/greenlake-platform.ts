@@ -71,7 +71,21 @@ async function clientCredentials(ctx: FlowContext): Promise<TokenSet> {
     basic ? { authorization: basicAuth(p.clientId ?? "", secret) } : {},
     "GreenLake platform token request",
   );
-  return processTokenResponse(ctx.http, res, "login", "GreenLake platform token request");
+  try {
+    return processTokenResponse(ctx.http, res, "login", "GreenLake platform token request");
+  } catch (e) {
+    if (isHpauthError(e) && e.code === "INVALID_CLIENT" && p.workspaceId) {
+      throw new HpauthError(e.code, e.message, {
+        ...(e.provider ? { provider: e.provider } : {}),
+        ...(e.profile ? { profile: e.profile } : {}),
+        ...(e.status !== undefined ? { status: e.status } : {}),
+        ...(e.oauthError ? { oauthError: e.oauthError } : {}),
+        hint: `Check the client id and secret, and that the API client was created in workspace ${p.workspaceId} (an API client belongs to one workspace).`,
+        cause: e,
+      });
+    }
+    throw e;
+  }
 }
 
 /** RFC 8693 §2.1 at the tenant's issuer: the MSP token as subject, no client authentication (as integrators send it). */
@@ -94,6 +108,16 @@ async function exchange(ctx: FlowContext, subject: string): Promise<{ set?: Toke
       set: processTokenResponse(ctx.http, res, "login", `MSP token exchange for workspace ${p.tenantWorkspaceId}`),
     };
   } catch (e) {
+    if (isHpauthError(e) && e.oauthError === "invalid_target") {
+      throw new HpauthError("INVALID_GRANT", e.message, {
+        provider: p.provider,
+        profile: p.name,
+        ...(e.status !== undefined ? { status: e.status } : {}),
+        oauthError: "invalid_target",
+        hint: `Workspace ${p.tenantWorkspaceId} is not a tenant of the MSP workspace ${p.workspaceId}: check tenant_workspace_id (GET /workspaces/v1/msp-tenants lists them).`,
+        cause: e,
+      });
+    }
     // RFC 8693 §2.2.2: an unacceptable subject token is `invalid_request`; a 401 says the same in other words.
     const oauthError = isHpauthError(e) ? e.oauthError : undefined;
     if (
