@@ -32,7 +32,7 @@ import {
 } from "./scanner.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-type Emu = "techpulse" | "wxp" | "greenlake" | "aruba-central" | "hpe-identity";
+type Emu = "techpulse" | "wxp" | "greenlake" | "aruba-central" | "hpe-identity" | "greenlake-platform";
 const PROVIDERS: Emu[] = ["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity"];
 
 const secrets = new SecretSet();
@@ -241,6 +241,7 @@ describe("engine: every provider, every failure, nothing secret in events, error
     if (info.password) p.password = info.password;
     if (info.customerId) p.customerId = info.customerId;
     if (info.redirectUri) p.redirectUri = info.redirectUri;
+    if (info.workspaceId) p.workspaceId = info.workspaceId;
     return { ...p, ...extra };
   }
 
@@ -382,6 +383,36 @@ describe("engine: every provider, every failure, nothing secret in events, error
       await statusOf(fm);
       await emu.admin.clearFaults();
     }
+  });
+
+  it("greenlake-platform: post and basic, MSP exchange, revoked subject, wrong secret, foreign workspace, non-tenant", async () => {
+    const m = await manager("glp", "greenlake-platform");
+    await m.getToken();
+    const tenants = (await (await m.fetch("/workspaces/v1/msp-tenants")).json()) as { items: Array<{ id: string }> };
+    const tenant = tenants.items[0]!.id;
+    const basic = await manager("glp-basic", "greenlake-platform", { clientAuth: "client_secret_basic" });
+    await basic.getToken();
+    const msp = await manager("glp-msp", "greenlake-platform", { tenantWorkspaceId: tenant });
+    await msp.getToken();
+    expect((await msp.fetch("/devices/v1/devices")).status).toBe(200);
+    await emu.admin.revoke("greenlake-platform", (await msp.store.get(msp.subjectManager!.key))!.accessToken);
+    await msp.getToken({ forceRefresh: true });
+    await statusOf(msp);
+    await failing("glp wrong secret", async () =>
+      (await manager("glp-wrong", "greenlake-platform", { clientSecret: wrong.secret })).getToken(),
+    );
+    await failing("glp foreign workspace", async () =>
+      (await manager("glp-foreign", "greenlake-platform", { workspaceId: tenant })).getToken(),
+    );
+    await failing("glp not a tenant", async () =>
+      (
+        await manager("glp-not-tenant", "greenlake-platform", { tenantWorkspaceId: "ffffffffffffffffffffffffffffffff" })
+      ).getToken(),
+    );
+    await emu.admin.fault({ provider: "greenlake-platform", endpoint: "token", type: "echo", status: 400 });
+    await failing("glp exchange echoes the subject token", async () =>
+      (await manager("glp-echo", "greenlake-platform", { tenantWorkspaceId: tenant })).getToken(),
+    );
   });
 
   it("aruba-central: three steps, refresh, API 401, revoke, login budget, wrong password, step faults, import", async () => {
