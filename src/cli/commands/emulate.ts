@@ -102,6 +102,7 @@ function table(emu: Emulator): string {
     const other = [
       i.customerId ? `customerId ${i.customerId}` : "",
       i.redirectUri ? `redirectUri ${i.redirectUri}` : "",
+      i.workspaceId ? `workspaceId ${i.workspaceId}` : "",
     ]
       .filter(Boolean)
       .join(", ");
