@@ -192,6 +192,18 @@ describe("MSP token exchange (RFC 8693)", () => {
     expect(Math.round((t.expiresAt.getTime() - h.now()) / 1000)).toBeLessThanOrEqual(900);
   });
 
+  it("two tenants at once share one MSP grant (the MSP key's lock and re-read), each its own exchange", async () => {
+    const store = new MemoryTokenStore();
+    const a = h.manager("greenlake-platform", { name: "a", tenantWorkspaceId: TENANT_A }, { store });
+    const b = h.manager("greenlake-platform", { name: "b", tenantWorkspaceId: TENANT_B }, { store });
+    const [ta, tb] = await Promise.all([a.getToken(), b.getToken()]);
+    expect(claims(ta.accessToken).hpe_workspace_id).toBe(TENANT_A);
+    expect(claims(tb.accessToken).hpe_workspace_id).toBe(TENANT_B);
+    const c = await h.counters("greenlake-platform");
+    expect(c.tokensIssued).toBe(3);
+    expect(c.tokenRequests).toBe(3);
+  });
+
   it("a revoked MSP token is renewed once and the exchange sent once more", async () => {
     const store = new MemoryTokenStore();
     const a = h.manager("greenlake-platform", { tenantWorkspaceId: TENANT_A }, { store });
