@@ -410,9 +410,14 @@ describe("engine: every provider, every failure, nothing secret in events, error
       ).getToken(),
     );
     await emu.admin.fault({ provider: "greenlake-platform", endpoint: "token", type: "echo", status: 400 });
-    await failing("glp exchange echoes the subject token", async () =>
-      (await manager("glp-echo", "greenlake-platform", { tenantWorkspaceId: tenant })).getToken(),
+    await failing("glp token request echoes the secret", async () =>
+      (await manager("glp-echo", "greenlake-platform")).getToken(),
     );
+    // The exchange's answer echoes the subject token (the MSP token, already cached): masked like any token.
+    const echoing = await manager("glp-echo-exchange", "greenlake-platform", { tenantWorkspaceId: tenant });
+    await echoing.subjectManager!.getToken();
+    await emu.admin.fault({ provider: "greenlake-platform", endpoint: "token", type: "echo", status: 400, count: 2 });
+    await failing("glp exchange echoes the subject token", () => echoing.getToken());
   });
 
   it("aruba-central: three steps, refresh, API 401, revoke, login budget, wrong password, step faults, import", async () => {
