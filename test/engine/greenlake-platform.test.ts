@@ -311,3 +311,13 @@ describe("lifetimes as the server says them (2 h for Central credentials, 15 min
     expect((await m.getToken()).source).toBe("login");
   });
 });
+
+describe("never past the longest documented lifetime", () => {
+  const odd = useHarness({ lifetimes: { "greenlake-platform": { accessSeconds: 9000 } } });
+  it("an expires_in of 2.5 h (and a JWT to match) is trusted for 2 h only", async () => {
+    const t = await odd.manager("greenlake-platform").getToken();
+    const lifetime = Math.round((t.expiresAt.getTime() - odd.now()) / 1000);
+    expect(lifetime).toBeLessThanOrEqual(7200);
+    expect(lifetime).toBeGreaterThan(7190);
+  });
+});
