@@ -33,7 +33,7 @@ import {
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 type Emu = "techpulse" | "wxp" | "greenlake" | "aruba-central" | "hpe-identity" | "greenlake-platform";
-const PROVIDERS: Emu[] = ["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity"];
+const PROVIDERS: Emu[] = ["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity", "greenlake-platform"];
 
 const secrets = new SecretSet();
 const learn = (s: WireSecret) => secrets.add(s.kind, s.value);
