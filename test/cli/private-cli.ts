@@ -14,18 +14,20 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 export async function privateCli(dir: string): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     const target = join(dir, `cli-${attempt}`);
-    await mkdir(join(target, "dist"), { recursive: true });
-    await cp(join(root, "bin"), join(target, "bin"), { recursive: true });
-    await cp(join(root, "dist", "cli.js"), join(target, "dist", "cli.js"));
-    await cp(join(root, "dist", "cli-chunks"), join(target, "dist", "cli-chunks"), { recursive: true });
     const bin = join(target, "bin", "hpauth.js");
     try {
+      // Copying can itself hit the rebuild window (dist/cli-chunks removed and not yet written): retried too.
+      await mkdir(join(target, "dist"), { recursive: true });
+      await cp(join(root, "bin"), join(target, "bin"), { recursive: true });
+      await cp(join(root, "dist", "cli.js"), join(target, "dist", "cli.js"));
+      await cp(join(root, "dist", "cli-chunks"), join(target, "dist", "cli-chunks"), { recursive: true });
       // `request --help` loads commander and the help path: a missing chunk fails here, not in a test.
       await promisify(execFile)(process.execPath, [bin, "request", "--help"], { timeout: 20_000 });
       return bin;
     } catch (e) {
-      if (attempt >= 3) throw e;
-      await new Promise((r) => setTimeout(r, 1500));
+      // A rebuild on a loaded machine takes a while: up to ~15 s of waiting in all.
+      if (attempt >= 8) throw e;
+      await new Promise((r) => setTimeout(r, 2000));
     }
   }
 }
