@@ -18,17 +18,18 @@ export const PROFILE_FIELDS: readonly ProfileField[] = [
   {
     key: "provider",
     kind: "string",
-    description: "techpulse | wxp | greenlake | aruba-central | hpe-identity | oauth2",
+    description:
+      "techpulse | wxp | greenlake | aruba-central | hpe-identity | greenlake-platform | new-central | oauth2",
   },
   {
     key: "region",
     kind: "string",
-    description: "region or cluster (techpulse us|eu, aruba-central US-1…, greenlake eu1|jp1|us1)",
+    description: "region or cluster (techpulse us|eu, aruba-central US-1…, greenlake eu1|jp1|us1, new-central EU-1…)",
   },
   { key: "baseUrl", kind: "string", description: "identity service origin (emulator, proxy, test tenant)" },
   { key: "apiBaseUrl", kind: "string", description: "protected API origin where it differs (GreenLake DSCC)" },
   { key: "issuer", kind: "string", description: "oauth2: issuer for RFC 8414 discovery" },
-  { key: "tokenUrl", kind: "string", description: "oauth2: token endpoint" },
+  { key: "tokenUrl", kind: "string", description: "oauth2 (greenlake-platform: override): token endpoint" },
   { key: "authorizationUrl", kind: "string", description: "oauth2: authorization endpoint" },
   { key: "clientId", kind: "string", description: "OAuth client id" },
   { key: "clientSecret", kind: "string", secret: true, description: "client secret (prefer --client-secret-env)" },
@@ -57,6 +58,16 @@ export const PROFILE_FIELDS: readonly ProfileField[] = [
     description: "HTTP proxy for this profile (http://host:port), instead of HTTPS_PROXY; NO_PROXY still applies",
   },
   { key: "caFile", kind: "string", description: "PEM file of extra CA certificates to trust (private or proxy CA)" },
+  {
+    key: "workspaceId",
+    kind: "string",
+    description: "greenlake-platform, new-central: workspace id of the API client (tokens are workspace-scoped)",
+  },
+  {
+    key: "tenantWorkspaceId",
+    kind: "string",
+    description: "greenlake-platform, new-central: MSP token exchange to this tenant workspace (RFC 8693)",
+  },
 ];
 
 export const FIELD_BY_KEY: ReadonlyMap<string, ProfileField> = new Map(PROFILE_FIELDS.map((f) => [f.key, f]));

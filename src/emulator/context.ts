@@ -12,6 +12,9 @@ export interface ResolvedCredentials {
   password: string;
   customerId: string;
   redirectUris: string[];
+  /** greenlake-platform only ("" elsewhere / [] elsewhere). */
+  workspaceId: string;
+  tenantWorkspaceIds: string[];
 }
 
 export interface ResolvedLifetimes {

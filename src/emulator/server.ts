@@ -23,6 +23,7 @@ import {
 } from "./http.js";
 import { newSigningKey } from "./jwt.js";
 import { arubaRoutes } from "./providers/aruba.js";
+import { glpRoutes } from "./providers/glp.js";
 import { greenlakeRoutes } from "./providers/greenlake.js";
 import { identityRoutes } from "./providers/identity.js";
 import { techpulseRoutes } from "./providers/techpulse.js";
@@ -45,6 +46,8 @@ export const DEFAULT_LIFETIMES: Record<EmulatedProvider, ResolvedLifetimes> = {
   greenlake: { accessSeconds: 7200, refreshSeconds: 0, codeSeconds: 60 },
   "aruba-central": { accessSeconds: 7200, refreshSeconds: 15 * DAY, codeSeconds: 300 },
   "hpe-identity": { accessSeconds: 3599, refreshSeconds: 0, codeSeconds: 60 },
+  // GLP personal API clients: 15 minutes (developer.arubanetworks.com/new-central; pycentral docs).
+  "greenlake-platform": { accessSeconds: 900, refreshSeconds: 0, codeSeconds: 60 },
 };
 
 /** Loopback redirect URIs registered for the demo TechPulse app; loopback ones match any port (RFC 8252 §7.3). */
@@ -59,8 +62,21 @@ const DEMO_USER = "demo.user@example.com";
 /** Demo passwords carry characters that break a client which forgets to encode form or JSON values. */
 const password = () => `${opaque(16)}&+=%`;
 
+const NO_WORKSPACE = { workspaceId: "", tenantWorkspaceIds: [] as string[] };
+
 function defaultCredentials(): Record<EmulatedProvider, ResolvedCredentials> {
   return {
+    "greenlake-platform": {
+      clientId: uuid(),
+      clientSecret: hex(16),
+      username: "",
+      password: "",
+      customerId: "",
+      redirectUris: [],
+      // Workspace ids as GreenLake shows them: 32 hex digits. The client's workspace is an MSP with two tenants.
+      workspaceId: hex(16),
+      tenantWorkspaceIds: [hex(16), hex(16)],
+    },
     techpulse: {
       clientId: opaque(32),
       clientSecret: opaque(32),
@@ -68,6 +84,7 @@ function defaultCredentials(): Record<EmulatedProvider, ResolvedCredentials> {
       password: password(),
       customerId: "",
       redirectUris: DEFAULT_REDIRECT_URIS,
+      ...NO_WORKSPACE,
     },
     wxp: {
       clientId: WXP_CLIENT_ID,
@@ -76,6 +93,7 @@ function defaultCredentials(): Record<EmulatedProvider, ResolvedCredentials> {
       password: password(),
       customerId: "",
       redirectUris: [],
+      ...NO_WORKSPACE,
     },
     greenlake: {
       clientId: uuid(),
@@ -84,6 +102,7 @@ function defaultCredentials(): Record<EmulatedProvider, ResolvedCredentials> {
       password: "",
       customerId: hex(16),
       redirectUris: [],
+      ...NO_WORKSPACE,
     },
     "aruba-central": {
       clientId: opaque(32),
@@ -92,6 +111,7 @@ function defaultCredentials(): Record<EmulatedProvider, ResolvedCredentials> {
       password: password(),
       customerId: hex(16),
       redirectUris: [],
+      ...NO_WORKSPACE,
     },
     "hpe-identity": {
       clientId: `demo-${opaque(12)}`,
@@ -100,6 +120,7 @@ function defaultCredentials(): Record<EmulatedProvider, ResolvedCredentials> {
       password: "",
       customerId: "",
       redirectUris: [],
+      ...NO_WORKSPACE,
     },
   };
 }
@@ -111,6 +132,7 @@ const SHOWN: Record<EmulatedProvider, (keyof ProviderInfo)[]> = {
   greenlake: ["clientId", "clientSecret"],
   "aruba-central": ["clientId", "clientSecret", "username", "password", "customerId"],
   "hpe-identity": ["clientId", "clientSecret"],
+  "greenlake-platform": ["clientId", "clientSecret", "workspaceId"],
 };
 
 export function resolveConfig(options: EmulatorOptions): ResolvedConfig {
@@ -157,6 +179,7 @@ const ROUTES: Record<EmulatedProvider, (env: Env) => Route[]> = {
   greenlake: greenlakeRoutes,
   "aruba-central": arubaRoutes,
   "hpe-identity": identityRoutes,
+  "greenlake-platform": glpRoutes,
 };
 
 /**
@@ -473,6 +496,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       wxp: `${config.baseUrls.wxp}/.well-known/jwks.json`,
       greenlake: `${config.baseUrls.greenlake}/pf/JWKS`,
       "hpe-identity": `${config.baseUrls["hpe-identity"]}/.well-known/jwks.json`,
+      // GLP tokens are signed by the SSO's key (the same PingFederate as DSCC's).
+      "greenlake-platform": `${config.baseUrls.greenlake}/pf/JWKS`,
     },
     ...(tls ? { caFile: tls.caFile, caPem: tls.caPem } : {}),
     admin: createAdminClient(adminUrl),

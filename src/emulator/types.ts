@@ -3,7 +3,14 @@
  * "Emulator contract" in docs/ARCHITECTURE.md. Nothing here is shared with the client side on purpose.
  */
 
-export const EMULATED_PROVIDERS = ["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity"] as const;
+export const EMULATED_PROVIDERS = [
+  "techpulse",
+  "wxp",
+  "greenlake",
+  "aruba-central",
+  "hpe-identity",
+  "greenlake-platform",
+] as const;
 export type EmulatedProvider = (typeof EMULATED_PROVIDERS)[number];
 
 /** What a client needs to talk to one emulated provider (printed in the ready line). */
@@ -16,6 +23,8 @@ export interface ProviderInfo {
   password?: string;
   customerId?: string;
   redirectUri?: string;
+  /** greenlake-platform: the workspace the API client belongs to (an MSP workspace with tenants). */
+  workspaceId?: string;
 }
 
 /** Credentials a provider accepts; each defaults to a fresh random value per start (pin them for CI). */
@@ -27,6 +36,10 @@ export interface ProviderCredentials {
   customerId?: string;
   /** techpulse: registered redirect URIs (exact match; loopback ones match any port, RFC 8252 §7.3). */
   redirectUris?: string[];
+  /** greenlake-platform: the API client's (MSP) workspace id. */
+  workspaceId?: string;
+  /** greenlake-platform: the tenant workspaces the MSP workspace manages (token exchange targets). */
+  tenantWorkspaceIds?: string[];
 }
 
 /** Lifetimes in seconds, each overridable per provider. */
@@ -137,7 +150,7 @@ export interface AdminClient {
 export interface Emulator {
   providers: Record<EmulatedProvider, ProviderInfo>;
   adminUrl: string;
-  /** JWKS URL per JWT-issuing provider (wxp, greenlake, hpe-identity). */
+  /** JWKS URL per JWT-issuing provider (wxp, greenlake, hpe-identity, greenlake-platform). */
   jwksUrls: Partial<Record<EmulatedProvider, string>>;
   admin: AdminClient;
   /** With `tls`: the PEM file of the CA that signed the servers' certificate (for ca_file / NODE_EXTRA_CA_CERTS). */

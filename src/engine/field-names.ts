@@ -29,6 +29,8 @@ const CAMEL_KEYS: Record<
   clientSecretCreatedAt: true,
   callbackPort: true,
   caFile: true,
+  workspaceId: true,
+  tenantWorkspaceId: true,
 };
 
 // Longest first; whole words only, so `clientSecret` is not found inside `clientSecretEnv`.

@@ -111,6 +111,8 @@ interface ObtainRequest {
   signal?: AbortSignal;
 }
 
+/** The GreenLake gateways, which may answer an expired token with an HPE_GL_ERROR body instead of a plain 401. */
+const GL_ERROR_PROVIDERS: ReadonlySet<ProviderId> = new Set(["greenlake", "greenlake-platform", "new-central"]);
 const LOCK_WAIT_NOTICE_MS = 200;
 
 function grantIsDead(e: unknown): boolean {
@@ -137,6 +139,8 @@ export class TokenManager {
   /** Values to mask in messages: resolved secrets and the latest tokens. */
   readonly #known: string[] = [];
   #inflight?: { promise: Promise<AccessToken>; force: boolean };
+  /** Token exchange: the credential whose token is the subject (an MSP's own), with its own key, lock and cache. */
+  readonly #subject?: TokenManager;
 
   constructor(options: TokenManagerOptions) {
     this.profile = validateProfile(options.profile);
@@ -164,6 +168,13 @@ export class TokenManager {
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     if (options.secretCommandTimeoutMs !== undefined) this.#secretTimeoutMs = options.secretCommandTimeoutMs;
     this.#refreshMarker = options.refreshMarker ?? true;
+    const subject = this.#def.subjectProfile?.(options.profile, this.profile);
+    if (subject) this.#subject = new TokenManager({ ...options, profile: subject, store: this.#store });
+  }
+
+  /** Token exchange profiles: the manager of the subject credential (the MSP's own token), else undefined. */
+  get subjectManager(): TokenManager | undefined {
+    return this.#subject;
   }
 
   // ---- public surface -------------------------------------------------------------------------------------
@@ -348,7 +359,7 @@ export class TokenManager {
    */
   async isAuthFailure(res: Pick<Response, "status" | "clone">): Promise<boolean> {
     if (res.status === 401) return true;
-    if (this.profile.provider === "greenlake" && (res.status === 400 || res.status === 403)) {
+    if (GL_ERROR_PROVIDERS.has(this.profile.provider) && (res.status === 400 || res.status === 403)) {
       const text = await res
         .clone()
         .text()
@@ -938,6 +949,16 @@ export class TokenManager {
       password: () => this.#secret("password", signal),
       ...(signal ? { signal } : {}),
     };
+    const subject = this.#subject;
+    if (subject) {
+      ctx.subjectToken = async (rejected) => {
+        const t = rejected
+          ? await subject.renewRejected(rejected, signal ? { signal } : {})
+          : await subject.getToken({ minTtlSeconds: 30, ...(signal ? { signal } : {}) });
+        this.#remember(t.accessToken);
+        return t.accessToken;
+      };
+    }
     if (this.#authorizer) ctx.authorizer = this.#authorizer;
     return ctx;
   }

@@ -1,16 +1,20 @@
 /**
- * The paging styles of the providers' APIs, where the API documents one: offset/limit (GreenLake DSCC, Aruba
- * Central's monitoring API) and startIndex/count (TechPulse reports). Pure functions over the URL and a page's
+ * The paging styles of the providers' APIs, where the API documents one: offset/limit (GreenLake DSCC, the GreenLake
+ * platform's `{items, count, offset, total}` lists such as `/devices/v1/devices`, Aruba Central's monitoring API),
+ * startIndex/count (TechPulse reports) and limit/next (new Central's `network-monitoring` lists: the answer's `next`
+ * is the cursor to send back, null on the last page — aruba/pycentral 2.x `get_all_pages`). Pure functions over the URL and a page's
  * JSON, for `hpauth request --paginate` and for library users who walk pages themselves.
  */
 import type { ProviderId } from "./types.js";
 
-export type PagingStyle = "offset-limit" | "startindex-count";
+export type PagingStyle = "offset-limit" | "startindex-count" | "limit-next";
 
 const STYLES: Partial<Record<ProviderId, PagingStyle>> = {
   greenlake: "offset-limit",
   "aruba-central": "offset-limit",
   techpulse: "startindex-count",
+  "greenlake-platform": "offset-limit",
+  "new-central": "limit-next",
 };
 
 /** The provider's documented paging style, or undefined (WXP's rooms and Identity's warranty check do not page). */
@@ -42,6 +46,14 @@ export function nextPageUrl(style: PagingStyle, url: URL, body: unknown): URL | 
   const items = pageItems(body);
   if (!items || items.length === 0) return undefined;
   const o = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
+  if (style === "limit-next") {
+    const cursor = o.next;
+    if (cursor === null || cursor === undefined || cursor === "" || typeof cursor === "object") return undefined;
+    if (String(cursor) === url.searchParams.get("next")) return undefined; // a cursor that does not move: stop
+    const u = new URL(url);
+    u.searchParams.set("next", String(cursor));
+    return u;
+  }
   const [startKey, sizeKey, totalKey] =
     style === "offset-limit" ? ["offset", "limit", "total"] : ["startIndex", "count", "totalCount"];
   const start = intParam(url, startKey) ?? 0;

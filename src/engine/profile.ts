@@ -167,7 +167,7 @@ export function validateProfile(profile: NamedProfile): ResolvedProfile {
     ["tokenUrl", profile.tokenUrl],
     ["authorizationUrl", profile.authorizationUrl],
   ] as const) {
-    if (value && def.id === "oauth2") {
+    if (value && (def.id === "oauth2" || (field === "tokenUrl" && def.acceptsTokenUrl))) {
       const u = parseUrl(field, value, problems);
       // The issuer is compared verbatim with the discovered metadata's, so it keeps its exact spelling.
       if (u) resolved[field] = field === "issuer" ? value : u;
@@ -175,6 +175,7 @@ export function validateProfile(profile: NamedProfile): ResolvedProfile {
   }
   if (def.id !== "oauth2") {
     for (const field of ["issuer", "tokenUrl", "authorizationUrl", "grantType"] as const) {
+      if (field === "tokenUrl" && def.acceptsTokenUrl) continue;
       if (profile[field]) problems.push(`${field}: only used by the oauth2 provider (this profile is ${def.id})`);
     }
   }
@@ -280,10 +281,19 @@ function sha(parts: Array<string | undefined>): string {
   return sha256Hex(parts.map((p) => p ?? "").join("\u0000")).slice(0, 24);
 }
 
-/** Store key of a credential: the same account at the same token endpoint shares tokens across profiles and processes. */
+/**
+ * Store key of a credential: the same account at the same token endpoint shares tokens across profiles and processes.
+ * GreenLake platform tokens are workspace-scoped, so the workspace (and, for an MSP exchange, the tenant) is part of
+ * the key; appended only when set, so the keys of the other providers stay what they were.
+ */
 export function credentialKey(p: ResolvedProfile): string {
+  const family = getProvider(p.provider).credentialFamily ?? p.provider;
   const endpoint = p.tokenUrl ?? p.issuer ?? p.baseUrl;
-  return `${p.provider}-${sha([p.provider, endpoint, p.clientId, p.username, p.customerId])}`;
+  const parts = [family, endpoint, p.clientId, p.username, p.customerId];
+  if (p.workspaceId !== undefined || p.tenantWorkspaceId !== undefined) {
+    parts.push(`workspace:${p.workspaceId ?? ""}`, `tenant:${p.tenantWorkspaceId ?? ""}`);
+  }
+  return `${family}-${sha(parts)}`;
 }
 
 /** Aruba's budget is per client id (whatever the user, profile or process). */

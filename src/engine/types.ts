@@ -3,7 +3,16 @@
  * through which an interactive (browser) login plugs into the engine. See docs/ARCHITECTURE.md.
  */
 
-export const PROVIDER_IDS = ["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity", "oauth2"] as const;
+export const PROVIDER_IDS = [
+  "techpulse",
+  "wxp",
+  "greenlake",
+  "aruba-central",
+  "hpe-identity",
+  "greenlake-platform",
+  "new-central",
+  "oauth2",
+] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
 /**
@@ -56,6 +65,17 @@ export interface ProfileConfig {
   proxy?: string;
   /** PEM file of CA certificates to trust besides Node's and NODE_EXTRA_CA_CERTS (a private or TLS-inspecting CA). */
   caFile?: string;
+  /**
+   * greenlake-platform / new-central: the workspace the API client belongs to. Tokens are workspace-scoped: with it,
+   * tokens come from the workspace's own issuer (`…/authorization/v2/oauth2/{workspaceId}/token`) and it is part of
+   * the cache key.
+   */
+  workspaceId?: string;
+  /**
+   * greenlake-platform / new-central, MSP profiles: a tenant workspace. The profile's own (MSP) token is exchanged
+   * for one scoped to this tenant (RFC 8693 token exchange); both are cached, each under its own key.
+   */
+  tenantWorkspaceId?: string;
 }
 
 /** A profile with a name, as loaded from a config file or assembled from flags and environment. */

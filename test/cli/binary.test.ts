@@ -620,13 +620,22 @@ customer_id = "${aruba.customerId}"
   it("demo: exit 0, a row per provider, no secret anywhere", async () => {
     const r = await hpauth(["demo"]);
     expect(r.code, r.out + r.err).toBe(0);
-    for (const p of ["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity"]) expect(r.out).toContain(p);
+    for (const p of [
+      "techpulse",
+      "wxp",
+      "greenlake",
+      "aruba-central",
+      "hpe-identity",
+      "greenlake-platform",
+      "new-central",
+    ])
+      expect(r.out).toContain(p);
     for (const s of secrets()) expect(r.out + r.err).not.toContain(s);
     const j = await hpauth(["demo", "--json"]);
     expect(j.code).toBe(0);
     const parsed = JSON.parse(j.out);
     expect(parsed.ok).toBe(true);
-    expect(parsed.providers).toHaveLength(5);
+    expect(parsed.providers).toHaveLength(7);
     for (const row of parsed.providers) {
       expect(row.api_status).toBe(200);
       expect(row.token).toMatch(/^.{4}…\(\d+ chars\)$/);

@@ -17,7 +17,7 @@ export async function privateCli(dir: string): Promise<string> {
     const target = join(dir, `cli-${attempt}`);
     const bin = join(target, "bin", "hpauth.js");
     try {
-      // Inside the try: a rebuild may have removed dist/cli-chunks between two copies.
+      // Copying can itself hit the rebuild window (dist/cli-chunks removed and not yet written): retried too.
       await mkdir(join(target, "dist"), { recursive: true });
       await cp(join(root, "bin"), join(target, "bin"), { recursive: true });
       await cp(join(root, "dist", "cli.js"), join(target, "dist", "cli.js"));

@@ -181,7 +181,7 @@ describe("revoke, counters, reset", () => {
   it("counters: every key for every provider; reset zeroes them", async () => {
     await glToken();
     const c = await emu.admin.counters();
-    for (const p of ["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity"] as const) {
+    for (const p of ["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity", "greenlake-platform"] as const) {
       expect(Object.keys(c[p]).sort()).toEqual([
         "apiCalls",
         "codes",

@@ -47,7 +47,7 @@ async function freeBlock(): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const base = 20000 + Math.floor(Math.random() * 30000);
     let ok = true;
-    for (let i = 0; i < 6 && ok; i++) ok = await tryListen(base + i);
+    for (let i = 0; i < 7 && ok; i++) ok = await tryListen(base + i);
     if (ok) return base;
   }
   throw new Error("no free port block");
@@ -68,7 +68,14 @@ describe("runEmulate", () => {
     expect(lines.length).toBe(1);
     const ready = JSON.parse(lines[0]!) as { providers: Record<string, Record<string, string>>; adminUrl: string };
     expect(Object.keys(ready)).toEqual(["providers", "adminUrl"]);
-    expect(Object.keys(ready.providers)).toEqual(["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity"]);
+    expect(Object.keys(ready.providers)).toEqual([
+      "techpulse",
+      "wxp",
+      "greenlake",
+      "aruba-central",
+      "hpe-identity",
+      "greenlake-platform",
+    ]);
     expect(ready.providers.techpulse).toMatchObject({ redirectUri: "http://localhost" });
     for (const k of ["clientId", "clientSecret", "username", "password", "customerId"])
       expect(ready.providers["aruba-central"]).toHaveProperty(k);
@@ -93,7 +100,7 @@ describe("runEmulate", () => {
     const file = join(dir, "config.toml");
     await writeFile(
       file,
-      `default_profile = "x"\n[emulator]\nport = ${port}\ntechpulseExpiresInMillis = true\n[emulator.credentials.greenlake]\nclientId = "ci-client"\nclientSecret = "ci-secret-value-123"\n[emulator.lifetimes.greenlake]\naccessSeconds = 900\n`,
+      `default_profile = "x"\n[emulator]\nport = ${port}\ntechpulseExpiresInMillis = true\n[emulator.credentials.greenlake]\nclientId = "ci-client"\nclientSecret = "ci-secret-value-123"\n[emulator.lifetimes.greenlake]\naccessSeconds = 900\n[emulator.credentials.greenlake-platform]\nworkspaceId = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"\ntenantWorkspaceIds = ["11111111222233334444555555555555"]\n`,
     );
     const c = captured();
     const done = runEmulate({ json: true, config: file, verbose: true }, c.io);
@@ -102,6 +109,11 @@ describe("runEmulate", () => {
     expect(ready.adminUrl).toBe(`http://127.0.0.1:${port}`);
     expect(ready.providers.techpulse!.baseUrl).toBe(`http://127.0.0.1:${port + 1}`);
     expect(ready.providers["hpe-identity"]!.baseUrl).toBe(`http://127.0.0.1:${port + 5}`);
+    expect(ready.providers["greenlake-platform"]).toMatchObject({
+      baseUrl: `http://127.0.0.1:${port + 6}`,
+      workspaceId: "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    });
+    expect(ready.providers["greenlake-platform"]).not.toHaveProperty("tenantWorkspaceIds");
     expect(ready.providers.greenlake).toMatchObject({ clientId: "ci-client", clientSecret: "ci-secret-value-123" });
     const res = await fetch(`${ready.providers.greenlake!.baseUrl}/as/token.oauth2`, {
       method: "POST",

@@ -9,7 +9,7 @@ import type { EngineEvent, InteractiveAuthorizer, NamedProfile, ProviderId } fro
 import { MemoryTokenStore } from "../../src/stores/memory.js";
 import type { TokenStore } from "../../src/stores/types.js";
 
-export type EmuProvider = "techpulse" | "wxp" | "greenlake" | "aruba-central" | "hpe-identity";
+export type EmuProvider = "techpulse" | "wxp" | "greenlake" | "aruba-central" | "hpe-identity" | "greenlake-platform";
 
 export interface Harness {
   emu: Emulator;
@@ -70,6 +70,7 @@ export async function startHarness(options: EmulatorOptions = {}): Promise<Harne
       if (info.password) p.password = info.password;
       if (info.customerId) p.customerId = info.customerId;
       if (info.redirectUri) p.redirectUri = info.redirectUri;
+      if (info.workspaceId) p.workspaceId = info.workspaceId;
       return { ...p, ...extra };
     },
     manager(provider, extra = {}, opts = {}) {

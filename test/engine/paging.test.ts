@@ -9,6 +9,24 @@ describe("paging", () => {
     expect(pagingStyle("techpulse")).toBe("startindex-count");
     expect(pagingStyle("wxp")).toBeUndefined();
     expect(pagingStyle("hpe-identity")).toBeUndefined();
+    expect(pagingStyle("greenlake-platform")).toBe("offset-limit");
+    expect(pagingStyle("new-central")).toBe("limit-next");
+  });
+
+  it("limit/next (new Central): the answer's next cursor goes back as ?next=; null, absent or unmoved stops", () => {
+    const u = new URL("https://x/network-monitoring/v1/aps?limit=2&filter=a");
+    const next = nextPageUrl("limit-next", u, { items: [1, 2], count: 2, total: 5, next: 3 });
+    expect(next?.searchParams.get("next")).toBe("3");
+    expect(next?.searchParams.get("limit")).toBe("2");
+    expect(next?.searchParams.get("filter")).toBe("a");
+    expect(nextPageUrl("limit-next", next!, { items: [5], total: 5, next: null })).toBeUndefined();
+    expect(nextPageUrl("limit-next", next!, { items: [5], total: 5 })).toBeUndefined();
+    expect(nextPageUrl("limit-next", next!, { items: [3, 4], next: 3 })).toBeUndefined();
+    expect(nextPageUrl("limit-next", u, { items: [], next: 9 })).toBeUndefined();
+    // An opaque cursor is sent back as it came.
+    expect(nextPageUrl("limit-next", u, { items: [1], next: "eyJvZmZzZXQiOjJ9" })?.searchParams.get("next")).toBe(
+      "eyJvZmZzZXQiOjJ9",
+    );
   });
 
   it("offset/limit: next offset after the items received; stops at the total or a short page", () => {

@@ -4,7 +4,7 @@ import { useHarness } from "./helpers.js";
 const h = useHarness({}, { reset: false });
 
 describe("smoke", () => {
-  it.each(["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity"] as const)(
+  it.each(["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity", "greenlake-platform"] as const)(
     "%s gets a token and calls the API",
     async (provider) => {
       const m = h.manager(provider);

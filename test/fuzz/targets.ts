@@ -328,6 +328,22 @@ const PROFILES: Record<ProviderId, NamedProfile> = {
     clientId: "fuzz-client",
     clientSecret: "fuzz-secret-id",
   },
+  "greenlake-platform": {
+    name: "fz",
+    provider: "greenlake-platform",
+    baseUrl: BASE,
+    clientId: "fuzz-client",
+    clientSecret: "fuzz-secret-glp",
+    workspaceId: "0123456789abcdef0123456789abcdef",
+  },
+  "new-central": {
+    name: "fz",
+    provider: "new-central",
+    baseUrl: BASE,
+    clientId: "fuzz-client",
+    clientSecret: "fuzz-secret-nc",
+    workspaceId: "0123456789abcdef0123456789abcdef",
+  },
   oauth2: {
     name: "fz",
     provider: "oauth2",

@@ -32,8 +32,8 @@ import {
 } from "./scanner.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-type Emu = "techpulse" | "wxp" | "greenlake" | "aruba-central" | "hpe-identity";
-const PROVIDERS: Emu[] = ["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity"];
+type Emu = "techpulse" | "wxp" | "greenlake" | "aruba-central" | "hpe-identity" | "greenlake-platform";
+const PROVIDERS: Emu[] = ["techpulse", "wxp", "greenlake", "aruba-central", "hpe-identity", "greenlake-platform"];
 
 const secrets = new SecretSet();
 const learn = (s: WireSecret) => secrets.add(s.kind, s.value);
@@ -241,6 +241,7 @@ describe("engine: every provider, every failure, nothing secret in events, error
     if (info.password) p.password = info.password;
     if (info.customerId) p.customerId = info.customerId;
     if (info.redirectUri) p.redirectUri = info.redirectUri;
+    if (info.workspaceId) p.workspaceId = info.workspaceId;
     return { ...p, ...extra };
   }
 
@@ -382,6 +383,41 @@ describe("engine: every provider, every failure, nothing secret in events, error
       await statusOf(fm);
       await emu.admin.clearFaults();
     }
+  });
+
+  it("greenlake-platform: post and basic, MSP exchange, revoked subject, wrong secret, foreign workspace, non-tenant", async () => {
+    const m = await manager("glp", "greenlake-platform");
+    await m.getToken();
+    const tenants = (await (await m.fetch("/workspaces/v1/msp-tenants")).json()) as { items: Array<{ id: string }> };
+    const tenant = tenants.items[0]!.id;
+    const basic = await manager("glp-basic", "greenlake-platform", { clientAuth: "client_secret_basic" });
+    await basic.getToken();
+    const msp = await manager("glp-msp", "greenlake-platform", { tenantWorkspaceId: tenant });
+    await msp.getToken();
+    expect((await msp.fetch("/devices/v1/devices")).status).toBe(200);
+    await emu.admin.revoke("greenlake-platform", (await msp.store.get(msp.subjectManager!.key))!.accessToken);
+    await msp.getToken({ forceRefresh: true });
+    await statusOf(msp);
+    await failing("glp wrong secret", async () =>
+      (await manager("glp-wrong", "greenlake-platform", { clientSecret: wrong.secret })).getToken(),
+    );
+    await failing("glp foreign workspace", async () =>
+      (await manager("glp-foreign", "greenlake-platform", { workspaceId: tenant })).getToken(),
+    );
+    await failing("glp not a tenant", async () =>
+      (
+        await manager("glp-not-tenant", "greenlake-platform", { tenantWorkspaceId: "ffffffffffffffffffffffffffffffff" })
+      ).getToken(),
+    );
+    await emu.admin.fault({ provider: "greenlake-platform", endpoint: "token", type: "echo", status: 400 });
+    await failing("glp token request echoes the secret", async () =>
+      (await manager("glp-echo", "greenlake-platform")).getToken(),
+    );
+    // The exchange's answer echoes the subject token (the MSP token, already cached): masked like any token.
+    const echoing = await manager("glp-echo-exchange", "greenlake-platform", { tenantWorkspaceId: tenant });
+    await echoing.subjectManager!.getToken();
+    await emu.admin.fault({ provider: "greenlake-platform", endpoint: "token", type: "echo", status: 400, count: 2 });
+    await failing("glp exchange echoes the subject token", () => echoing.getToken());
   });
 
   it("aruba-central: three steps, refresh, API 401, revoke, login budget, wrong password, step faults, import", async () => {

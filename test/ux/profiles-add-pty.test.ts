@@ -135,6 +135,23 @@ describe.skipIf(!hasScript || process.platform !== "linux")("profiles add on a t
     expect(p.out()).not.toMatch(/\b(baseUrl|apiBaseUrl|clientSecretEnv|clientId)\b/);
   }, 40_000);
 
+  it("new-central: the cluster by name (any case), the workspace, the tenant optional", async () => {
+    const p = run("central");
+    await p.answer("Provider (", "new-central");
+    await p.answer("New Central cluster (", "eu-central2");
+    await p.answer("API client id", "cid");
+    await p.answer("Environment variable holding the client secret", "GLP_SECRET");
+    await p.answer("workspace id of the API client", "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9");
+    await p.answer("MSP only: a tenant workspace", "");
+    expect(await p.exited, p.out()).toBe(0);
+    const text = readFileSync(p.config, "utf8");
+    expect(text).toContain('provider = "new-central"');
+    expect(text).toContain('region = "EU-Central2"');
+    expect(text).toContain('workspace_id = "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"');
+    expect(text).not.toContain("tenant_workspace_id");
+    expect(p.out()).not.toMatch(/\b(workspaceId|tenantWorkspaceId|apiBaseUrl)\b/);
+  }, 40_000);
+
   it("oauth2 asks only what the grant needs", async () => {
     const p = run("svc");
     await p.answer("Provider (", "oauth2");

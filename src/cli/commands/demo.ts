@@ -37,7 +37,13 @@ const PLAN: Record<DemoProvider, { grant: string; api: DemoApi }> = {
     grant: "client_credentials",
     api: { method: "GET", path: "/support/entitlement/v1/warrantyCheck/CZ12345678/123456-B21?cc=US&hsl=true" },
   },
+  "greenlake-platform": { grant: "client_credentials", api: { method: "GET", path: "/devices/v1/devices" } },
+  // New Central for a tenant of the emulator's MSP workspace: the MSP's GLP token exchanged (RFC 8693).
+  "new-central": { grant: "token exchange", api: { method: "GET", path: "/network-monitoring/v1/aps" } },
 };
+
+/** Demo rows whose emulator entry has another name (a preset of the same service). */
+const EMULATED_AS: Partial<Record<DemoProvider, string>> = { "new-central": "greenlake-platform" };
 
 export interface DemoRow {
   provider: DemoProvider;
@@ -86,11 +92,32 @@ interface EmulatorLike {
   close(): Promise<void>;
 }
 
+/** The MSP workspace's first tenant, as GreenLake lists them (`GET /workspaces/v1/msp-tenants`, the MSP's token). */
+async function firstTenant(
+  profile: NamedProfile,
+  store: MemoryTokenStore,
+  now: () => number,
+  signal: AbortSignal,
+): Promise<string> {
+  const msp = createTokenManager({
+    profile: { ...profile, name: `${profile.name} (MSP workspace)`, provider: "greenlake-platform" },
+    store,
+    runtime: { now, env: {} },
+  });
+  const res = await msp.fetch("/workspaces/v1/msp-tenants", { headers: { accept: "application/json" }, signal });
+  const body = (await res.json().catch(() => undefined)) as { items?: Array<{ id?: unknown }> } | undefined;
+  const id = body?.items?.[0]?.id;
+  if (!res.ok || typeof id !== "string") {
+    throw new HpauthError("SERVER_ERROR", `GreenLake msp-tenants answered HTTP ${res.status} without a tenant`);
+  }
+  return id;
+}
+
 export async function runDemo(options: DemoOptions, io: CommandIO): Promise<number> {
   const started = Date.now();
   const progress = progressEnabled(options, io);
   const say = (s: string) => progress && showProgress(io, s);
-  say("Starting the emulator (five identity services and their APIs on 127.0.0.1)…");
+  say("Starting the emulator (six identity services and their APIs on 127.0.0.1)…");
   const { startEmulator } = await import("../../emulator/index.js");
   const emu = (await startEmulator()) as unknown as EmulatorLike;
   const rows: DemoRow[] = [];
@@ -118,13 +145,22 @@ export async function runDemo(options: DemoOptions, io: CommandIO): Promise<numb
       rows.push(row);
       say(`${provider}: ${plan.grant}, then past the token's lifetime, then its API…`);
       try {
-        const creds = emu.providers[provider];
+        const creds = emu.providers[EMULATED_AS[provider] ?? provider];
         if (!creds) throw new HpauthError("INTERNAL", `The emulator has no ${provider}`);
         const { baseUrl, ...rest } = creds;
         const profile: NamedProfile = { name: `demo-${provider}`, provider, baseUrl };
-        for (const k of ["clientId", "clientSecret", "username", "password", "customerId", "redirectUri"] as const) {
+        for (const k of [
+          "clientId",
+          "clientSecret",
+          "username",
+          "password",
+          "customerId",
+          "redirectUri",
+          "workspaceId",
+        ] as const) {
           if (typeof rest[k] === "string") profile[k] = rest[k];
         }
+        if (provider === "new-central") profile.tenantWorkspaceId = await firstTenant(profile, store, now, io.signal);
         const manager = createTokenManager({
           profile,
           store,
@@ -200,7 +236,7 @@ a token again (refreshed, or a new grant where the flow has no usable refresh to
 
 ${table(["", "PROVIDER", "GRANT", "LIFETIME", "PAST EXPIRY", "API", "TOKEN (MASKED)", "TIME"], body, paint)}`;
     for (const r of rows) if (r.error) out += `${paint.red("✗")} ${r.provider}: ${r.error.code}: ${r.error.message}\n`;
-    out += `\n${allOk ? paint.green("All five providers worked") : paint.red("Some providers failed")} in ${((Date.now() - started) / 1000).toFixed(1)} s, against the built-in emulator. Nothing was written to disk.\n`;
+    out += `\n${allOk ? paint.green(`All ${rows.length} providers worked`) : paint.red("Some providers failed")} in ${((Date.now() - started) / 1000).toFixed(1)} s, against the built-in emulator. Nothing was written to disk.\n`;
     out += "Next: `hpauth emulate` to keep it running, `hpauth profiles add` to set up a real tenant.\n";
     io.stdout.write(out);
   }

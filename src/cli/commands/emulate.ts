@@ -3,8 +3,9 @@
  *
  * Flags → RunEmulateOptions (mapped in ./emulate.def.ts):
  *   --host <addr>                 host      interface to bind (default 127.0.0.1)
- *   --port <n>                    port      0 (default): ephemeral ports; N: admin on N, providers on N+1…N+5
- *                                           (techpulse, wxp, greenlake, aruba-central, hpe-identity)
+ *   --port <n>                    port      0 (default): ephemeral ports; N: admin on N, providers on N+1…N+6
+ *                                           (techpulse, wxp, greenlake, aruba-central, hpe-identity,
+ *                                           greenlake-platform)
  *   --json                        json      one JSON ready line on stdout: {"providers": {...}, "adminUrl": "..."}
  *   --config <file>               config    JSON, TOML or YAML holding emulator options (credentials, lifetimes,
  *                                           quirks; see docs/emulator.md), either at the top level or under an
@@ -88,13 +89,9 @@ export async function loadEmulatorConfig(file: string): Promise<EmulatorOptions>
     for (const [p, c] of Object.entries(creds)) {
       if (!EMULATED_PROVIDERS.includes(p as never)) throw invalid(file, `credentials: unknown provider ${p}`);
       for (const [k, v] of Object.entries(c as object)) {
-        const ok =
-          k === "redirectUris" ? Array.isArray(v) && v.every((x) => typeof x === "string") : typeof v === "string";
-        if (!ok)
-          throw invalid(
-            file,
-            `credentials.${p}.${k} must be ${k === "redirectUris" ? "a list of strings" : "a string"}`,
-          );
+        const list = k === "redirectUris" || k === "tenantWorkspaceIds";
+        const ok = list ? Array.isArray(v) && v.every((x) => typeof x === "string") : typeof v === "string";
+        if (!ok) throw invalid(file, `credentials.${p}.${k} must be ${list ? "a list of strings" : "a string"}`);
       }
     }
   }
@@ -108,6 +105,7 @@ function table(emu: Emulator): string {
     const other = [
       i.customerId ? `customerId ${i.customerId}` : "",
       i.redirectUri ? `redirectUri ${i.redirectUri}` : "",
+      i.workspaceId ? `workspaceId ${i.workspaceId}` : "",
     ]
       .filter(Boolean)
       .join(", ");

@@ -28,6 +28,10 @@ export interface Inspection {
   expires_at?: string;
   expires_in?: number;
   zip_authorities?: unknown;
+  /** GreenLake: the workspace the token is scoped to (`hpe_workspace_id`, else `platform_customer_id`). */
+  workspace_id?: string;
+  /** RFC 8693 §4.1 `act`: who obtained this token by exchange (an MSP's client and workspace). */
+  actor?: Record<string, unknown>;
 }
 
 /** zip_authorities decoded, or a note saying why not (inspect shows what is there; it does not fail on it). */
@@ -52,6 +56,11 @@ export function inspectToken(token: string, now = Date.now()): Inspection {
     out.expires_in = Math.floor((jwt.expiresAt.getTime() - now) / 1000);
   }
   if (typeof claims.zip_authorities === "string") out.zip_authorities = zipAuthorities(claims.zip_authorities);
+  const workspace = claims.hpe_workspace_id ?? claims.platform_customer_id;
+  if (typeof workspace === "string" && workspace !== "") out.workspace_id = workspace;
+  if (claims.act && typeof claims.act === "object" && !Array.isArray(claims.act)) {
+    out.actor = claims.act as Record<string, unknown>;
+  }
   return out;
 }
 
@@ -98,6 +107,12 @@ export async function runInspect(options: InspectOptions, io: CommandIO): Promis
   if (inspection.expires_at) {
     const left = inspection.expires_in ?? 0;
     out += `Expires:   ${inspection.expires_at} (${left > 0 ? `in ${formatDuration(left)}` : "expired"})\n`;
+  }
+  if (inspection.workspace_id) out += `Workspace: ${inspection.workspace_id}\n`;
+  if (inspection.actor) {
+    const a = inspection.actor;
+    const ws = a.hpe_workspace_id ?? a.platform_customer_id;
+    out += `Exchange:  obtained by ${String(a.sub ?? a.client_id ?? "?")}${typeof ws === "string" ? ` of workspace ${ws}` : ""} (RFC 8693 act)\n`;
   }
   if (inspection.header) out += `\nHeader:\n${kv(inspection.header)}`;
   if (inspection.claims) {

@@ -10,6 +10,7 @@ export const request = defineCommand<RequestOptions>({
   examples: [
     "hpauth request -p gl /api/v1/storage-systems",
     "hpauth request -p aruba '/monitoring/v2/aps?limit=100' --paginate | jq '.aps[].name'",
+    "hpauth request -p glp '/devices/v1/devices?limit=100' --paginate | jq -r '.items[].serialNumber'",
     "hpauth request -p aruba -X POST /configuration/v2/groups -d @group.json",
     "echo '{\"startIndex\":0}' | hpauth request -p tp /analytics/v1/reports/hwinv/deviceType/type/graph -d @-",
     "hpauth request -p gl -i /api/v1/storage-systems   # status line and headers first",

@@ -1,6 +1,7 @@
 /**
  * `hpauth status`: every profile, from the store alone (no network): token state and time left, refresh-token age,
- * warnings (secret age, idle Aruba refresh tokens), when Aruba allows the next login, and the last error.
+ * warnings (secret age, idle Aruba refresh tokens), when Aruba allows the next login, the last error, and for the
+ * GreenLake platform the workspace (and, for an MSP exchange, the state of the MSP's own token).
  */
 import { rfc3339 } from "../../engine/dates.js";
 import { isHpauthError } from "../../engine/errors.js";
@@ -26,6 +27,10 @@ interface Row {
   last_refresh_at?: string;
   last_login_at?: string;
   next_login_allowed_at?: string;
+  /** GreenLake platform: the workspace the profile's tokens are scoped to (the tenant's, for an MSP exchange). */
+  workspace_id?: string;
+  /** MSP token exchange: the MSP workspace's own token, the subject of every exchange (cached under its own key). */
+  msp_token?: { workspace_id?: string; state: string; expires_at?: string; expires_in?: number };
   warnings: string[];
   /** `stale`: a token was obtained after this error, so it no longer describes the profile. */
   last_error?: { code: string; message: string; at?: string; stale?: boolean };
@@ -76,6 +81,17 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
           .filter((t) => Number.isFinite(t));
         const errorAt = iso(lastError?.at);
         const stale = errorAt !== undefined && tokenAt.some((t) => t > Date.parse(errorAt));
+        const workspaceId = manager.profile.tenantWorkspaceId ?? manager.profile.workspaceId;
+        let mspToken: Row["msp_token"];
+        if (manager.subjectManager) {
+          const m = await manager.subjectManager.status();
+          const mExpires = iso(m.expiresAt);
+          mspToken = {
+            ...(manager.profile.workspaceId ? { workspace_id: manager.profile.workspaceId } : {}),
+            state: m.state,
+            ...(mExpires ? { expires_at: mExpires, expires_in: Math.floor((Date.parse(mExpires) - now) / 1000) } : {}),
+          };
+        }
         rows.push({
           profile: profile.name,
           provider: profile.provider,
@@ -89,6 +105,8 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
           ...(iso(s.lastLoginAt) ? { last_login_at: iso(s.lastLoginAt) } : {}),
           // Not allowed before: rounded up, so a script waiting until then is never early.
           ...(iso(s.nextLoginAllowedAt) ? { next_login_allowed_at: iso(s.nextLoginAllowedAt, "up") } : {}),
+          ...(workspaceId ? { workspace_id: workspaceId } : {}),
+          ...(mspToken ? { msp_token: mspToken } : {}),
           warnings: Array.isArray(s.warnings) ? (s.warnings as unknown[]).map((w) => redact(String(w))) : [],
           ...(lastError
             ? {
@@ -154,6 +172,11 @@ export async function runStatus(options: StatusOptions, io: CommandIO): Promise<
   ]);
   let out = table(["PROFILE", "PROVIDER", "TOKEN", "TIME LEFT", "REFRESH TOKEN", "NEXT LOGIN"], body, paint);
   for (const r of rows) {
+    if (r.msp_token) {
+      const m = r.msp_token;
+      const left = m.expires_in !== undefined ? (m.expires_in > 0 ? `, ${formatDuration(m.expires_in)} left` : "") : "";
+      out += `- ${r.profile}: tokens for tenant workspace ${r.workspace_id} by exchange of the MSP workspace${m.workspace_id ? ` ${m.workspace_id}` : ""}'s token (${m.state}${left})\n`;
+    }
     for (const w of r.warnings) out += `${paint.yellow("!")} ${r.profile}: ${w}\n`;
     const e = r.last_error;
     const when = e?.at ? ` (${formatWhen(new Date(e.at), now)})` : "";

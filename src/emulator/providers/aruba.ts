@@ -211,7 +211,15 @@ function aps(ctx: Ctx) {
   const token = bearer(ctx.req);
   const check = state.checkAccess(P, token);
   if (!check.ok) {
-    const reason = !token ? "missing_token" : check.reason === "unknown" ? "invalid_token" : `${check.reason}_token`;
+    // Documented: a new-Central (GreenLake) token does not work with classic Central; counted apart to show it.
+    const newCentral = check.reason === "unknown" && state.checkAccess("greenlake-platform", token).ok;
+    const reason = !token
+      ? "missing_token"
+      : newCentral
+        ? "new_central_token"
+        : check.reason === "unknown"
+          ? "invalid_token"
+          : `${check.reason}_token`;
     return ctx.refuse(
       reason,
       401,

@@ -11,6 +11,7 @@ import { DSCC_STORAGE_SYSTEMS } from "../data.js";
 import { basicAuth, bearer, mediaType, NO_STORE, parseForm, sendJson } from "../http.js";
 import { jwks, signJwt } from "../jwt.js";
 import { hex, uuid } from "../state.js";
+import { issueGlpToken } from "./glp.js";
 
 const P = "greenlake";
 const ISSUER = "https://sso.common.cloud.hpe.com";
@@ -65,6 +66,17 @@ async function token(ctx: Ctx) {
   }
   const id = basic ? basic.id : bodyId;
   const secret = basic ? basic.secret : bodySecret;
+  // The same PingFederate serves GreenLake platform API clients: their token is scoped to the client's workspace.
+  const glp = config.creds["greenlake-platform"];
+  if (id !== undefined && id === glp.clientId && secret === glp.clientSecret) {
+    ctx.state.count("greenlake-platform", "tokenRequests");
+    const issued = await issueGlpToken(ctx, {
+      clientId: id,
+      workspaceId: glp.workspaceId.replace(/-/g, "").toLowerCase(),
+      issuer: ISSUER,
+    });
+    return sendJson(ctx.res, 200, issued, NO_STORE);
+  }
   const c = config.creds[P];
   if (!id || secret === undefined || id !== c.clientId || secret !== c.clientSecret) {
     return oauthError(ctx, "invalid_client", 401, "invalid_client", "Invalid client or client credentials.", !!basic);

@@ -2,6 +2,7 @@
 import type { ProviderId } from "../types.js";
 import { arubaCentral } from "./aruba-central.js";
 import { greenlake } from "./greenlake.js";
+import { greenlakePlatform, newCentral } from "./greenlake-platform.js";
 import { hpeIdentity } from "./hpe-identity.js";
 import { oauth2 } from "./oauth2.js";
 import { techpulse } from "./techpulse.js";
@@ -14,6 +15,8 @@ export const PROVIDERS: Readonly<Record<ProviderId, ProviderDefinition>> = {
   greenlake,
   "aruba-central": arubaCentral,
   "hpe-identity": hpeIdentity,
+  "greenlake-platform": greenlakePlatform,
+  "new-central": newCentral,
   oauth2,
 };
 

@@ -42,6 +42,10 @@ export interface ResolvedProfile {
   /** Validated proxy URL (docs/network.md); the environment's HTTP(S)_PROXY applies when absent. */
   proxy?: string;
   caFile?: string;
+  /** greenlake-platform / new-central: the API client's workspace (hyphens removed), part of the cache key. */
+  workspaceId?: string;
+  /** greenlake-platform / new-central: the tenant workspace an MSP token is exchanged for (RFC 8693). */
+  tenantWorkspaceId?: string;
   clientSecret?: SecretRef;
   password?: SecretRef;
 }
@@ -64,6 +68,12 @@ export interface FlowContext {
   password(): Promise<string>;
   authorizer?: InteractiveAuthorizer;
   signal?: AbortSignal;
+  /**
+   * Token exchange (greenlake-platform MSP profiles): the subject token, from the profile's own credential (cached,
+   * renewed and locked under its own key by a second manager sharing the store). `rejected`: that token was refused
+   * as a subject; a newer one is returned (one renewal, never a loop — the caller retries once).
+   */
+  subjectToken?(rejected?: string): Promise<string>;
   /**
    * Aruba: the login budget was claimed before the first request; a provider calls this when the server refused
    * the credentials before any token could have been created, so a typo does not cost 30 minutes.
@@ -105,6 +115,15 @@ export interface ProviderDefinition {
   interactive(p: ResolvedProfile): boolean;
   /** Aruba: at most one login per client id per window. */
   loginBudget?: { windowSeconds: number };
+  /**
+   * Token exchange: the profile whose token is the subject token (an MSP profile's own credential), or undefined
+   * when this profile gets its tokens directly. The manager keeps that credential under its own key.
+   */
+  subjectProfile?(input: NamedProfile, p: ResolvedProfile): NamedProfile | undefined;
+  /** Takes `tokenUrl` as an override of its documented token endpoint (oauth2 always does). */
+  acceptsTokenUrl?: boolean;
+  /** Tokens of these providers are interchangeable (a preset of another provider): the cache key uses this id. */
+  credentialFamily?: ProviderId;
   /** Provider-specific checks and endpoint computation; pushes problems rather than throwing. */
   resolve(input: NamedProfile, base: ResolvedProfile, problems: string[]): void;
   /** A new grant. */
