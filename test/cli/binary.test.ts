@@ -2,12 +2,11 @@
  * The built CLI as real child processes: `npm run build` once, then `node bin/hpauth.js …`. Secrets reach the
  * children through their environment, never argv.
  */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { admin, arubaFlags } from "./helpers.js";
 
@@ -61,11 +60,8 @@ describe("the built binary", () => {
   let dir: string;
 
   beforeAll(async () => {
-    // Just the CLI bundle (seconds); `npm run build` also runs tsc for the library, which these tests do not use.
-    await promisify(execFile)(process.execPath, [join(root, "scripts/build.mjs"), "--cli-only"], {
-      cwd: root,
-      timeout: 120_000,
-    });
+    // dist/ is built once per run by test/global-setup.ts (a rebuild here would pull its chunks away from every
+    // other file's CLI processes).
     const { startEmulator } = await import("../../src/emulator/index.js");
     emu = (await startEmulator()) as never;
     dir = await mkdtemp(join(tmpdir(), "hpauth-bin-"));

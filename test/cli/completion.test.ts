@@ -55,7 +55,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(await bash("hpauth ke")).toEqual(["keepalive"]);
     expect(await bash("hpauth pro")).toEqual(["profiles", "proxy"]);
     expect(await bash("hpauth profiles ")).toEqual(["list", "show", "add", "remove"]);
-    expect(await bash("hpauth keepalive --w")).toEqual(["--within"]);
+    expect(await bash("hpauth keepalive --wi")).toEqual(["--within"]);
     // Global options that apply to the command, not those that do not (completion takes none).
     expect(await bash("hpauth token --store-")).toEqual(["--store-dir"]);
     expect(await bash("hpauth completion --st")).toEqual([]);

@@ -44,17 +44,17 @@ function spawnNode(args: string[], env: Record<string, string>): Promise<Run> {
 
 type Creds = Record<string, string> & { baseUrl: string };
 
-describe("the cached-token probe answers as the full CLI does", () => {
+// Each case runs two CLI processes (up to 18 cases a test): minutes on a loaded machine, and a test cut off by its
+// timeout would go on restoring the store under the next one.
+describe("the cached-token probe answers as the full CLI does", { timeout: 240_000 }, () => {
   let emu: { providers: Record<string, Creds>; close(): Promise<void> };
   let dir: string;
   let home: string;
   let gl: Creds;
 
   beforeAll(async () => {
-    await promisify(execFile)(process.execPath, [join(root, "scripts/build.mjs"), "--cli-only"], {
-      cwd: root,
-      timeout: 120_000,
-    });
+    // dist/ is built once per run by test/global-setup.ts (never here: a rebuild in place pulls chunks away from
+    // every other file's CLI processes).
     const { startEmulator } = await import("../../src/emulator/index.js");
     emu = (await startEmulator()) as never;
     gl = emu.providers.greenlake as Creds;
@@ -349,7 +349,7 @@ describe("the cached-token probe answers as the full CLI does", () => {
       HPAUTH_STORE: "redis://127.0.0.1:1",
     });
     expect(await readdir(store())).toContain(`${baseName(key)}.json`);
-  }, 120_000);
+  });
 
   it("expired, near-expiry and forced: the full CLI refreshes", async () => {
     const { store: s, key } = await glRecord();
@@ -371,5 +371,5 @@ describe("the cached-token probe answers as the full CLI does", () => {
     // --min-ttl beyond what is left (but below the lifetime): a new token, no warning.
     await s.set(key, { ...rec, obtainedAt: now - 1_800_000, expiresAt: now + 1_800_000, updatedAt: now });
     await expectSameMasked(["token", "-p", "gl", "--min-ttl", "2000"]);
-  }, 60_000);
+  });
 });

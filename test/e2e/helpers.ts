@@ -67,6 +67,12 @@ export async function bundleCli(outDir: string): Promise<string> {
   await mkdir(join(outDir, "bin"), { recursive: true });
   const bin = join(outDir, "bin", "hpauth.js");
   await writeFile(bin, await readFile(new URL("../../bin/hpauth.js", import.meta.url), "utf8"));
+  // The shim is CommonJS (bin/package.json says so; the package.json above it says ESM, for the bundle). No
+  // dist/probe.cjs here: the shim then runs the full CLI for every command, the path these tests are about.
+  await writeFile(
+    join(outDir, "bin", "package.json"),
+    await readFile(new URL("../../bin/package.json", import.meta.url), "utf8"),
+  );
   // The bundle is ESM; without a package.json saying so above it, Node would take it for CommonJS.
   await writeFile(join(outDir, "package.json"), '{"type":"module"}\n');
   return bin;
