@@ -4,13 +4,18 @@
  */
 import type { ProfileConfig } from "../engine/types.js";
 
-export type FieldKind = "string" | "number" | "boolean" | "record";
+export type FieldKind = "string" | "number" | "boolean" | "record" | "list";
 
 export interface ProfileField {
   key: keyof ProfileConfig;
   kind: FieldKind;
   /** Secret values: masked by `profiles show`, warned against as flags, never written from a prompt unasked. */
   secret?: boolean;
+  /**
+   * Set in config files only: no global flag, no HPAUTH_* variable (the command that uses it has its own flags,
+   * e.g. `hpauth proxy --allow` for `proxy_allow`).
+   */
+  fileOnly?: boolean;
   description: string;
 }
 
@@ -51,6 +56,12 @@ export const PROFILE_FIELDS: readonly ProfileField[] = [
     description: "TechPulse: date the client secret was created (YYYY-MM-DD)",
   },
   { key: "callbackPort", kind: "number", description: "fixed loopback port for browser logins" },
+  {
+    key: "proxyAllow",
+    kind: "list",
+    fileOnly: true,
+    description: "hpauth proxy: allow-list rules for this profile's listener ('METHOD /path/glob'; see docs/proxy.md)",
+  },
 ];
 
 export const FIELD_BY_KEY: ReadonlyMap<string, ProfileField> = new Map(PROFILE_FIELDS.map((f) => [f.key, f]));

@@ -28,6 +28,7 @@ const CAMEL_KEYS: Record<
   tokenParams: true,
   clientSecretCreatedAt: true,
   callbackPort: true,
+  proxyAllow: true,
 };
 
 // Longest first; whole words only, so `clientSecret` is not found inside `clientSecretEnv`.

@@ -49,6 +49,8 @@ export interface ProfileConfig {
   clientSecretCreatedAt?: string;
   /** Fixed loopback port for browser logins (for `ssh -L`). */
   callbackPort?: number;
+  /** Not used by the engine: `hpauth proxy`'s allow-list rules for this profile (src/proxy/allow.ts). */
+  proxyAllow?: string[];
 }
 
 /** A profile with a name, as loaded from a config file or assembled from flags and environment. */
