@@ -126,6 +126,7 @@ function specs(): GlobalSpec[] {
     },
   ];
   for (const field of PROFILE_FIELDS) {
+    if (field.fileOnly) continue;
     const flag = flagName(field.key);
     // commander's attribute name of `--client-secret-env` is the field's own key, clientSecretEnv.
     const base = { group: "fields" as const, key: field.key };
@@ -190,7 +191,7 @@ export function globalFastFlags(): Map<string, GlobalFastFlag> {
 }
 
 const GLOBAL_KEYS = new Set(["config", "profile", "json", "verbose", "quiet", "color", "store", "storeDir"]);
-const FIELD_KEYS = new Set(PROFILE_FIELDS.map((f) => f.key as string));
+const FIELD_KEYS = new Set(PROFILE_FIELDS.filter((f) => !f.fileOnly).map((f) => f.key as string));
 
 /** Whether a parsed attribute is a global option (not one of the command's own flags). */
 export function isGlobalKey(key: string): boolean {

@@ -4,13 +4,18 @@
  */
 import type { ProfileConfig } from "../engine/types.js";
 
-export type FieldKind = "string" | "number" | "boolean" | "record";
+export type FieldKind = "string" | "number" | "boolean" | "record" | "list";
 
 export interface ProfileField {
   key: keyof ProfileConfig;
   kind: FieldKind;
   /** Secret values: masked by `profiles show`, warned against as flags, never written from a prompt unasked. */
   secret?: boolean;
+  /**
+   * Set in config files only: no global flag, no HPAUTH_* variable (the command that uses it has its own flags,
+   * e.g. `hpauth proxy --allow` for `proxy_allow`).
+   */
+  fileOnly?: boolean;
   description: string;
 }
 
@@ -67,6 +72,12 @@ export const PROFILE_FIELDS: readonly ProfileField[] = [
     key: "tenantWorkspaceId",
     kind: "string",
     description: "greenlake-platform, new-central: MSP token exchange to this tenant workspace (RFC 8693)",
+  },
+  {
+    key: "proxyAllow",
+    kind: "list",
+    fileOnly: true,
+    description: "hpauth proxy: allow-list rules for this profile's listener ('METHOD /path/glob'; see docs/proxy.md)",
   },
 ];
 

@@ -151,6 +151,12 @@ export function coerceField(
       }
       return { ok: true, value: { ...value } };
     }
+    case "list": {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+        return { ok: false, reason: "must be a list of strings" };
+      }
+      return { ok: true, value: [...value] };
+    }
   }
 }
 

@@ -30,6 +30,7 @@ export interface ResolvedConfigProfile {
 export function profileFromEnv(env: Env): Partial<ProfileConfig> {
   const out: Record<string, unknown> = {};
   for (const field of PROFILE_FIELDS) {
+    if (field.fileOnly) continue;
     const raw = env[envName(field.key)];
     if (raw === undefined || raw === "") continue;
     const r = coerceField(field.key, raw, true);
@@ -45,6 +46,7 @@ export function profileFromEnv(env: Env): Partial<ProfileConfig> {
 export function profileFromFlags(flags: Record<string, unknown>): Partial<ProfileConfig> {
   const out: Record<string, unknown> = {};
   for (const field of PROFILE_FIELDS) {
+    if (field.fileOnly) continue;
     const raw = flags[field.key];
     if (raw === undefined) continue;
     const r = coerceField(field.key, raw, true);

@@ -31,6 +31,7 @@ const CAMEL_KEYS: Record<
   caFile: true,
   workspaceId: true,
   tenantWorkspaceId: true,
+  proxyAllow: true,
 };
 
 // Longest first; whole words only, so `clientSecret` is not found inside `clientSecretEnv`.

@@ -76,6 +76,8 @@ export interface ProfileConfig {
    * for one scoped to this tenant (RFC 8693 token exchange); both are cached, each under its own key.
    */
   tenantWorkspaceId?: string;
+  /** Not used by the engine: `hpauth proxy`'s allow-list rules for this profile (src/proxy/allow.ts). */
+  proxyAllow?: string[];
 }
 
 /** A profile with a name, as loaded from a config file or assembled from flags and environment. */

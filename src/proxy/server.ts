@@ -141,7 +141,7 @@ function tokenErrorBody(e: unknown, profile: string): { body: Record<string, unk
       profile,
     };
     if (e.hint) body.hint = redact(e.hint);
-    if (e.retryAt) body.retry_at = rfc3339(e.retryAt);
+    if (e.retryAt) body.retry_at = rfc3339(e.retryAt, "up");
     const out: { body: Record<string, unknown>; retryAfter?: string } = { body };
     if (e.retryAt) out.retryAfter = String(Math.max(1, Math.ceil((e.retryAt.getTime() - Date.now()) / 1000)));
     return out;

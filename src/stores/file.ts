@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash, randomBytes } from "node:crypto";
-import { constants as fsConstants } from "node:fs";
+import { type BigIntStats, constants as fsConstants, lstatSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { homedir as osHomedir } from "node:os";
 import { posix, win32 } from "node:path";
@@ -23,7 +23,7 @@ import {
   tryAcquire,
 } from "./filelock.js";
 import { DEFAULT_LOCK_TIMEOUT_MS, KeyedMutex } from "./mutex.js";
-import { readRecord } from "./record.js";
+import { checkRecord, readRecord } from "./record.js";
 import type { LockOptions, SetOptions, TokenRecord, TokenStore } from "./types.js";
 
 export type { StoreFs } from "./filelock.js";
@@ -99,6 +99,9 @@ export class FileTokenStore implements TokenStore {
   readonly #warn: (message: string) => void;
   readonly #fs: StoreFs;
   #ready?: Promise<void>;
+  /** Per key, the record get() read last and the identity of its file then (the fast path of get). */
+  readonly #seen = new Map<string, { id: FileId; record: TokenRecord }>();
+  readonly #files = new Map<string, string>();
 
   constructor(options: FileTokenStoreOptions) {
     if (!options?.dir) throw new HpauthError("USAGE", "FileTokenStore needs a directory (`dir`).");
@@ -119,8 +122,27 @@ export class FileTokenStore implements TokenStore {
   async get(key: string): Promise<TokenRecord | undefined> {
     await this.#ensureDir();
     const file = this.#file(key);
-    const text = await this.#readPrivate(file);
-    if (text === undefined) return undefined;
+    // The fast path: the record read last is served again while an lstat shows the very same file (FileId);
+    // anything else — another process's write, a chmod, a deletion, an edit — takes the full read below, with all
+    // its checks. The lstat is synchronous on purpose, and not through the injected fs (it reads and writes
+    // nothing): every async fs call is a thread-pool round trip (wake a worker, then the event loop), and on a
+    // busy machine those round trips, not the syscalls, were the largest wait of `hpauth proxy`, which calls get()
+    // per request (BENCHMARKS.md); a local lstat takes microseconds.
+    const seen = this.#seen.get(key);
+    if (seen) {
+      let st: BigIntStats | undefined;
+      try {
+        st = lstatSync(file, { bigint: true, throwIfNoEntry: false });
+      } catch {
+        st = undefined;
+      }
+      if (st && sameFile(seen.id, st)) return structuredClone(seen.record);
+      this.#seen.delete(key);
+    }
+    const startedAt = Date.now();
+    const read = await this.#readPrivateWithId(file);
+    if (read === undefined) return undefined;
+    const { text, id } = read;
     const parsed = parseFile(text);
     if (parsed.kind !== "ok") throw unreadable(parsed, file);
     if (parsed.key !== key) {
@@ -130,14 +152,25 @@ export class FileTokenStore implements TokenStore {
     }
     // Field by field (stores/record.ts): a damaged field is dropped after the bytes are kept aside, a damaged
     // refresh token makes the whole file unreadable.
-    return readRecord(parsed.record, {
+    let warned = false;
+    const record = await readRecord(parsed.record, {
       where: `Token file ${file}`,
-      warn: this.#warn,
+      warn: (m) => {
+        warned = true;
+        this.#warn(m);
+      },
       keepAside: () => keepCopyOf(file, text),
     });
+    // Remembered only if clean and settled: a salvaged record is re-read (and re-judged) every time, and a file
+    // changed less than RACY_MS before this read began could be changed again with the same timestamps.
+    if (id && !warned && checkRecord(parsed.record).kind === "ok" && settled(id, startedAt)) {
+      this.#seen.set(key, { id, record: structuredClone(record) });
+    }
+    return record;
   }
 
   async set(key: string, record: TokenRecord, options: SetOptions = {}): Promise<void> {
+    this.#seen.delete(key);
     await this.#ensureDir();
     const holder = this.#holders.getStore()?.get(key);
     const file = this.#file(key);
@@ -192,6 +225,7 @@ export class FileTokenStore implements TokenStore {
   }
 
   async delete(key: string): Promise<void> {
+    this.#seen.delete(key);
     await this.#ensureDir();
     const file = this.#file(key);
     try {
@@ -376,7 +410,13 @@ export class FileTokenStore implements TokenStore {
   }
 
   #file(key: string): string {
-    return this.#join(`${baseName(key)}.json`);
+    // Memoised: the name hashes the key (SHA-256), and get() runs per proxied request.
+    let file = this.#files.get(key);
+    if (file === undefined) {
+      file = this.#join(`${baseName(key)}.json`);
+      this.#files.set(key, file);
+    }
+    return file;
   }
 
   #lockPath(key: string): string {
@@ -459,6 +499,11 @@ export class FileTokenStore implements TokenStore {
 
   /** Reads a record file if it exists, refusing symlinks and files owned by someone else. */
   async #readPrivate(file: string): Promise<string | undefined> {
+    return (await this.#readPrivateWithId(file))?.text;
+  }
+
+  /** #readPrivate, plus the identity of the file read (from the open descriptor: exactly the bytes returned). */
+  async #readPrivateWithId(file: string): Promise<{ text: string; id?: FileId } | undefined> {
     let fh: Awaited<ReturnType<StoreFs["open"]>>;
     try {
       fh = await this.#fs.open(file, fsConstants.O_RDONLY | O_NOFOLLOW);
@@ -468,18 +513,20 @@ export class FileTokenStore implements TokenStore {
       throw storeError(`Cannot read token file ${file} (${errno(e) ?? "error"}).`, { cause: e });
     }
     try {
+      const st = await fh.stat({ bigint: true });
       if (!IS_WINDOWS) {
-        const st = await fh.stat();
         const uid = process.geteuid?.();
-        if (uid !== undefined && st.uid !== uid) {
+        if (uid !== undefined && Number(st.uid) !== uid) {
           throw storeError(`Token file ${file} is owned by uid ${st.uid}, not by this user; refusing to use it.`);
         }
-        if ((st.mode & 0o077) !== 0) {
+        if ((Number(st.mode) & 0o077) !== 0) {
           await fh.chmod(0o600);
-          this.#warn(`Token file ${file} was accessible to others (mode ${modeOf(st.mode)}); set it to 0600.`);
+          this.#warn(`Token file ${file} was accessible to others (mode ${modeOf(Number(st.mode))}); set it to 0600.`);
+          // The chmod changed the ctime: the identity below no longer describes the file; a later get re-reads.
+          return { text: await fh.readFile("utf8") };
         }
       }
-      return await fh.readFile("utf8");
+      return { text: await fh.readFile("utf8"), id: fileId(st) };
     } finally {
       await fh.close();
     }
@@ -527,6 +574,46 @@ export class FileTokenStore implements TokenStore {
       await dh.close();
     }
   }
+}
+
+/**
+ * What tells one state of a record file from another without reading it: device, inode, size, and the nanosecond
+ * modification and status-change times. Every write of the store is a new file renamed into place (a new inode,
+ * a new ctime); an edit in place changes mtime and ctime, a chmod or chown the ctime, and ctime cannot be set by
+ * a user (touch sets mtime and atime only). Compared in full, as bigints.
+ */
+interface FileId {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/**
+ * A file whose ctime is this close to (or after) the moment a read of it began is never remembered: a later change
+ * within the same timestamp tick (file systems stamp with a coarse clock) could leave every FileId field equal —
+ * git's "racy clean" rule. A token file is rewritten once per token lifetime, so the fast path works between.
+ */
+const RACY_MS = 2_000;
+
+function fileId(st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }): FileId {
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
+}
+
+function sameFile(a: FileId, st: { isFile(): boolean } & FileId): boolean {
+  return (
+    st.isFile() &&
+    a.ino === st.ino &&
+    a.dev === st.dev &&
+    a.size === st.size &&
+    a.mtimeNs === st.mtimeNs &&
+    a.ctimeNs === st.ctimeNs
+  );
+}
+
+function settled(id: FileId, readStartedAtMs: number): boolean {
+  return id.ctimeNs < BigInt(readStartedAtMs - RACY_MS) * 1_000_000n;
 }
 
 /** `.<base>.json.<host tag>-<pid>-<start|x>-<random>.tmp`. */

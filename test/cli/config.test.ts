@@ -22,6 +22,7 @@ clientId = "aruba-id"
 customer_id = "cust"
 callback_port = 8765
 client_secret_created_at = 2025-01-31
+proxy_allow = ["GET /monitoring/v2/*", "GET,HEAD /monitoring/v1/clients/**"]
 [profiles.aruba.token_params]
 audience = "x"
 `;
@@ -38,12 +39,21 @@ profiles:
     client_id: aruba-id
     customerId: cust
     callback_port: 8765
+    proxy_allow:
+      - GET /monitoring/v2/*
+      - GET,HEAD /monitoring/v1/clients/**
 `;
 const JSONTEXT = JSON.stringify({
   default_profile: "gl",
   profiles: {
     gl: { provider: "greenlake", clientId: "file-id", client_secret_env: "GL_SECRET", region: "eu1" },
-    aruba: { provider: "aruba-central", client_id: "aruba-id", customer_id: "cust", callbackPort: 8765 },
+    aruba: {
+      provider: "aruba-central",
+      client_id: "aruba-id",
+      customer_id: "cust",
+      callbackPort: 8765,
+      proxyAllow: ["GET /monitoring/v2/*", "GET,HEAD /monitoring/v1/clients/**"],
+    },
   },
 });
 
@@ -68,9 +78,26 @@ describe("config files", () => {
         clientId: "aruba-id",
         customerId: "cust",
         callbackPort: 8765,
+        proxyAllow: ["GET /monitoring/v2/*", "GET,HEAD /monitoring/v1/clients/**"],
       });
     });
   }
+
+  it("proxy_allow must be a list of strings, and has no flag or environment variable", () => {
+    expect(() => parseConfigText('[profiles.a]\nprovider = "wxp"\nproxy_allow = "GET /x"\n', "/x/c.toml")).toThrow(
+      /profile "a": field "proxy_allow" must be a list of strings/,
+    );
+    expect(() => parseConfigText('[profiles.a]\nprovider = "wxp"\nproxy_allow = [1]\n', "/x/c.toml")).toThrow(
+      /must be a list of strings/,
+    );
+    const empty = parseConfigText("", "/x/c.toml");
+    const r = resolveProfile({
+      config: empty,
+      flags: { provider: "wxp", proxyAllow: "GET /x" },
+      env: { HPAUTH_PROXY_ALLOW: "GET /y" },
+    });
+    expect(r.profile.proxyAllow).toBeUndefined();
+  });
 
   it("keeps TOML dates as calendar days and reads tables as records", () => {
     const c = parseConfigText(TOML, "/x/config.toml");

@@ -180,6 +180,88 @@ customer_id = "${ar.customerId}"
     expect(await p.exited).toBe(0);
   });
 
+  it("proxy_allow in the config file (TOML, YAML): the profile's listener is limited; --allow for it replaces the file's rules", async () => {
+    const gl = emu.providers.greenlake;
+    const ar = emu.providers["aruba-central"];
+    // One store for the runs: Aruba allows one login per 30 minutes per client id.
+    const secrets = {
+      GL_SECRET: gl.clientSecret!,
+      A_SECRET: ar.clientSecret!,
+      A_PASSWORD: ar.password!,
+      HPAUTH_STORE_DIR: join(dir, "store-allow"),
+    };
+    const toml = join(dir, "allow.toml");
+    await writeFile(
+      toml,
+      `[profiles.gl]
+provider = "greenlake"
+base_url = "${gl.baseUrl}"
+client_id = "${gl.clientId}"
+client_secret_env = "GL_SECRET"
+proxy_allow = ["GET /api/v1/storage-systems"]
+
+[profiles.ar]
+provider = "aruba-central"
+base_url = "${ar.baseUrl}"
+client_id = "${ar.clientId}"
+client_secret_env = "A_SECRET"
+username = "${ar.username}"
+password_env = "A_PASSWORD"
+customer_id = "${ar.customerId}"
+proxy_allow = ["GET /monitoring/v2/*"]
+`,
+    );
+    const status = async (p: Running, profile: string, path: string, method = "GET") =>
+      (await raw(`${p.ready.proxies[profile]!.url}${path}`, { method })).status;
+
+    // The file's rules alone.
+    const a = await spawnProxy(["-c", toml, "-p", "gl", "-p", "ar", "--json"], secrets);
+    expect(await status(a, "gl", "/api/v1/storage-systems")).toBe(200);
+    expect(await status(a, "gl", "/api/v1/echo")).toBe(403);
+    expect(await status(a, "ar", "/monitoring/v2/aps")).toBe(200);
+    expect(await status(a, "ar", "/monitoring/v1/clients/wireless")).toBe(403);
+    a.child.kill("SIGTERM");
+    expect(await a.exited).toBe(0);
+
+    // --allow naming gl replaces gl's file rules; ar keeps its own.
+    const b = await spawnProxy(
+      ["-c", toml, "-p", "gl", "-p", "ar", "--json", "--allow", "gl: POST /api/v1/echo"],
+      secrets,
+    );
+    const posted = await raw(`${b.ready.proxies.gl!.url}/api/v1/echo`, { method: "POST", body: "x" });
+    expect(posted.status, posted.text).toBe(200);
+    expect(await status(b, "gl", "/api/v1/storage-systems")).toBe(403);
+    expect(await status(b, "ar", "/monitoring/v2/aps")).toBe(200);
+    expect(await status(b, "ar", "/monitoring/v1/clients/wireless")).toBe(403);
+    b.child.kill("SIGTERM");
+    expect(await b.exited).toBe(0);
+
+    // YAML, and a malformed rule: a usage error (exit 2) naming the file, the profile and the rule.
+    const yaml = join(dir, "allow.yaml");
+    await writeFile(
+      yaml,
+      `profiles:
+  gl:
+    provider: greenlake
+    base_url: ${gl.baseUrl}
+    client_id: ${gl.clientId}
+    client_secret_env: GL_SECRET
+    proxy_allow:
+      - GET /api/v1/echo
+`,
+    );
+    const c = await spawnProxy(["-c", yaml, "--json"], secrets);
+    expect(await status(c, "gl", "/api/v1/echo")).toBe(200);
+    expect(await status(c, "gl", "/api/v1/storage-systems")).toBe(403);
+    c.child.kill("SIGTERM");
+    expect(await c.exited).toBe(0);
+    await writeFile(yaml, (await readFile(yaml, "utf8")).replace("GET /api/v1/echo", "GET api/no-slash"));
+    const bad = await spawnProxy(["-c", yaml, "--json"], secrets);
+    expect(await bad.exited).toBe(2);
+    expect(bad.ready).toMatchObject({ error: { code: "CONFIG_INVALID" } });
+    expect(JSON.stringify(bad.ready)).toContain(`profile \\"gl\\": proxy_allow: Allow rule \\"GET api/no-slash\\"`);
+  });
+
   it("a non-loopback --host needs --allow-remote (exit 2)", async () => {
     const { args, env } = greenlakeArgs();
     const p = await spawnProxy([...args, "--host", "0.0.0.0", "--json"], env);

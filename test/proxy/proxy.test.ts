@@ -251,6 +251,22 @@ describe("self-healing", () => {
     expect(ok.json().expires_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   });
 
+  it("Aruba budget spent: the 502's retry_at is rounded up (never before the next login is allowed)", async () => {
+    const { base, manager } = await start("aruba-central");
+    expect((await raw(`${base}/monitoring/v2/aps`)).status).toBe(200);
+    await h.emu.admin.revoke("aruba-central"); // the grant is dead, and a new login is 30 minutes away
+    const res = await raw(`${base}/monitoring/v2/aps`);
+    expect(res.status).toBe(502);
+    const e = res.json();
+    expect(e.code).toBe("LOGIN_BUDGET_EXHAUSTED");
+    const allowedAt = (await manager.status()).nextLoginAllowedAt?.getTime() ?? Number.NaN;
+    // Real time: allowedAt has milliseconds (999 times in 1000), which a rounded-down retry_at would fall before.
+    expect(e.retry_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(Date.parse(e.retry_at)).toBeGreaterThanOrEqual(allowedAt);
+    expect(Date.parse(e.retry_at)).toBeLessThan(allowedAt + 1000);
+    expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
+  });
+
   it("bad credentials: 502 INVALID_CLIENT with a hint, secrets never in the answer", async () => {
     const manager = h.manager("greenlake", { clientSecret: "wrong-secret-value-1234" });
     const run = await proxyFor([{ name: "gl", manager }]);

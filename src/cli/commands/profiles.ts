@@ -24,7 +24,7 @@ import { type Prompter, terminalPrompter } from "../prompt.js";
  * are right for nearly everyone. What it does ask comes from the engine (providerFields), so a new provider or
  * field needs no change here.
  */
-const NOT_ASKED = new Set(["apiBaseUrl", "clientAuth", "pkce", "tokenParams", "callbackPort"]);
+const NOT_ASKED = new Set(["apiBaseUrl", "clientAuth", "pkce", "tokenParams", "callbackPort", "proxyAllow"]);
 
 /** Fixed choices the engine documents only in prose. */
 const GRANT_TYPES = ["client_credentials", "password", "authorization_code"];

@@ -20,7 +20,7 @@ export const proxy = defineCommand<RunProxyOptions>({
       .option("--allow-remote", "allow a non-loopback --host: everyone who can reach it may use the token")
       .option(
         "--allow <rule>",
-        "forward only requests matching 'METHOD /path/glob' (repeatable; 'NAME: METHOD /glob' for one profile)",
+        "forward only requests matching 'METHOD /path/glob' (repeatable; 'NAME: METHOD /glob' for one profile; replaces the profile's proxy_allow)",
         collect,
       )
       .option("--allow-file <file>", "allow-list rules, one per line (# comments)")
@@ -35,6 +35,7 @@ export const proxy = defineCommand<RunProxyOptions>({
 Each profile gets its own listener; requests to it go to the profile's API origin with a valid Bearer token (the
 caller's Authorization and Cookie headers are removed). A refused token is renewed once and the request retried once
 when its body could be kept (≤ 64 KiB); when no token can be had the answer is 502 with a JSON reason.
+A profile's allow-list may also be kept in the config file: proxy_allow = ["GET /monitoring/v2/*", …].
 Own endpoints on every listener: /.hpauth/healthz, /.hpauth/readyz (200 when a token can be had), /.hpauth/metrics
 (Prometheus). With --json, one line on stdout once all listen:
   {"proxies": {"<profile>": {"url": …, "upstream": …, "healthUrl": …, "metricsUrl": …}}}

@@ -37,6 +37,29 @@ async function allowRules(options: RunProxyOptions): Promise<AllowRule[]> {
   return rules;
 }
 
+/** A profile's `proxy_allow` rules; a malformed one names the config file and the profile. */
+function fileRules(list: readonly string[] | undefined, profile: string, path: string): AllowRule[] {
+  return (list ?? []).map((text) => {
+    let rule: AllowRule;
+    try {
+      rule = parseAllowRule(text);
+    } catch (e) {
+      if (!(e instanceof HpauthError)) throw e;
+      throw new HpauthError("CONFIG_INVALID", `Config file ${path}: profile "${profile}": proxy_allow: ${e.message}`, {
+        ...(e.hint ? { hint: e.hint } : {}),
+      });
+    }
+    if (rule.profile !== undefined) {
+      throw new HpauthError(
+        "CONFIG_INVALID",
+        `Config file ${path}: profile "${profile}": proxy_allow rule "${text}" names a profile; the rules of proxy_allow are this profile's own`,
+        { hint: `Write it without the "${rule.profile}: " prefix, under the profile it is meant for.` },
+      );
+    }
+    return rule;
+  });
+}
+
 function table(proxy: RunningProxy): string {
   const rows = Object.entries(proxy.proxies);
   const w = Math.max(7, ...rows.map(([n]) => n.length));
@@ -71,6 +94,7 @@ export async function runProxy(options: RunProxyOptions, io: CommandIO): Promise
   const store = openStore(options, io);
   try {
     const targets: Array<{ name: string; manager: TokenManager; port?: number }> = [];
+    const listenerRules: AllowRule[] = [];
     for (const [i, name] of names.entries()) {
       const { profile } = await resolveCliProfile(
         { ...options, ...(name !== undefined ? { profile: name } : {}) },
@@ -83,6 +107,13 @@ export async function runProxy(options: RunProxyOptions, io: CommandIO): Promise
         manager,
         ...(options.port !== undefined ? { port: options.port === 0 ? 0 : options.port + i } : {}),
       });
+      // Command-line rules that apply to this listener replace its profile's `proxy_allow` (flags > file, as for
+      // every profile field); a listener no command-line rule names keeps the file's rules.
+      const fromFlags = rules.filter(
+        (r) => r.profile === undefined || r.profile === name || r.profile === profile.name,
+      );
+      const chosen = fromFlags.length > 0 ? fromFlags : fileRules(profile.proxyAllow, profile.name, config.path);
+      listenerRules.push(...chosen.map((r) => ({ ...r, profile: profile.name })));
     }
     let proxy: RunningProxy;
     try {
@@ -90,7 +121,7 @@ export async function runProxy(options: RunProxyOptions, io: CommandIO): Promise
         targets,
         host,
         ...(options.allowRemote ? { allowRemote: true } : {}),
-        allow: rules,
+        allow: listenerRules,
         env: io.env,
         ...(options.drainTimeoutSeconds !== undefined ? { drainTimeoutMs: options.drainTimeoutSeconds * 1000 } : {}),
         ...(options.verbose ? { log: (line: string) => io.stderr.write(`${line}\n`) } : {}),
