@@ -36,6 +36,11 @@ export interface ProxyTarget {
   manager: ProxyTokenSource;
   /** Port for this listener (0: a free one). */
   port?: number;
+  /**
+   * This profile's upstream dispatcher — its own `proxy` / `ca_file` (the engine's `manager.network.dispatcher()`,
+   * owned and closed by its network, not here); default: the proxy's own.
+   */
+  dispatcher?: Dispatcher;
 }
 
 export interface ProxyOptions {
@@ -77,6 +82,8 @@ interface Listener {
   target: ProxyTarget;
   upstream: URL;
   rules: AllowRule[];
+  /** The target's dispatcher, else the proxy's. */
+  dispatcher: Dispatcher;
   hosts: Set<string>;
   origin: string;
   /** The last renewed token counted in the metrics (a renewal shared by N requests is one renewal). */
@@ -300,7 +307,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     signal: AbortSignal,
   ): Promise<Dispatcher.ResponseData> {
     const headers = upstreamRequestHeaders(req.headers, accessToken);
-    return dispatcher.request({
+    return l.dispatcher.request({
       origin: l.upstream.origin,
       path,
       method: req.method as Dispatcher.HttpMethod,
@@ -471,6 +478,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         target,
         upstream,
         rules: rulesFor(options.allow ?? [], target.name),
+        dispatcher: target.dispatcher ?? dispatcher,
         hosts: new Set(),
         origin: "",
       };

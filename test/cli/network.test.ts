@@ -252,4 +252,39 @@ describe("proxy and TLS in the built CLI", () => {
     await gone;
     expect(existsSync(ready.caFile)).toBe(false);
   });
+  it("`hpauth proxy` forwards API calls through the profile's own network: its `proxy` and `ca_file`", async () => {
+    const { spawn } = await import("node:child_process");
+    proxy.log.length = 0;
+    const g = gl(tls, "--ca-file", tls.caFile ?? "", "--proxy", proxy.url);
+    const child = spawn(process.execPath, [bin, "proxy", "--json", ...g.args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { PATH: process.env.PATH ?? "", HOME: dir, ...g.env },
+    });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let buf = "";
+        let err = "";
+        child.stdout.on("data", (c) => {
+          buf += c;
+          if (buf.includes("\n")) resolve(buf.split("\n")[0] ?? "");
+        });
+        child.stderr.on("data", (c) => {
+          err += c;
+        });
+        child.on("exit", (code) => reject(new Error(`proxy exited ${code}: ${err}`)));
+      });
+      const ready = JSON.parse(line) as { proxies: Record<string, { url: string }> };
+      const url = Object.values(ready.proxies)[0]?.url ?? "";
+      const res = await fetch(`${url}/api/v1/storage-systems`);
+      expect(res.status, await res.text()).toBe(200);
+      // A 200 means the forwarded call trusted the ca_file (the proxy's default dispatcher knows no such CA); it
+      // and the token request went through the profile's proxy (one tunnel may carry both: one dispatcher).
+      expect(proxy.log.length).toBeGreaterThan(0);
+      expect(proxy.log.every((l) => l === `CONNECT ${origin(tls)}`)).toBe(true);
+    } finally {
+      const gone = new Promise((resolve) => child.on("exit", resolve));
+      child.kill("SIGTERM");
+      await gone;
+    }
+  });
 });

@@ -5,10 +5,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { HpauthError } from "../../engine/errors.js";
-import type { TokenManager } from "../../engine/manager.js";
 import { type AllowRule, parseAllowFile, parseAllowRule } from "../../proxy/allow.js";
 import { isLoopbackHost } from "../../proxy/headers.js";
-import { type RunningProxy, startProxy } from "../../proxy/server.js";
+import { type ProxyTarget, type RunningProxy, startProxy } from "../../proxy/server.js";
 import { loadCliConfig, makeManager, openStore, resolveCliProfile, warn } from "../context.js";
 import type { CommandIO } from "../io.js";
 import type { GlobalOptions } from "../options.js";
@@ -93,7 +92,7 @@ export async function runProxy(options: RunProxyOptions, io: CommandIO): Promise
   if (new Set(names).size !== names.length) throw new HpauthError("USAGE", "A profile is given twice with -p");
   const store = openStore(options, io);
   try {
-    const targets: Array<{ name: string; manager: TokenManager; port?: number }> = [];
+    const targets: ProxyTarget[] = [];
     const listenerRules: AllowRule[] = [];
     for (const [i, name] of names.entries()) {
       const { profile } = await resolveCliProfile(
@@ -102,9 +101,13 @@ export async function runProxy(options: RunProxyOptions, io: CommandIO): Promise
         config,
       );
       const manager = makeManager(options, io, profile, store);
+      // The API calls take the profile's network as its token requests do: its own `proxy` / `ca_file`, or the
+      // environment's HTTPS_PROXY / NO_PROXY (read from the same injected env). An unreadable ca_file fails here.
+      const dispatcher = await manager.network?.dispatcher();
       targets.push({
         name: profile.name,
         manager,
+        ...(dispatcher ? { dispatcher } : {}),
         ...(options.port !== undefined ? { port: options.port === 0 ? 0 : options.port + i } : {}),
       });
       // Command-line rules that apply to this listener replace its profile's `proxy_allow` (flags > file, as for
