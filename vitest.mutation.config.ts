@@ -16,6 +16,8 @@ export default defineConfig({
       "test/stores/file.test.ts",
       "test/stores/file-durability.test.ts",
       "test/stores/record.test.ts",
+      "test/stores/mutex.test.ts",
+      "test/stores/filelock.test.ts",
       "test/security/echo.test.ts",
       "test/fuzz/regressions.test.ts",
       "test/cli/config.test.ts",
