@@ -54,6 +54,30 @@ describe("KeyedMutex", () => {
     expect(await other).toBe("b");
   });
 
+  it("a caller arriving while the second holder has the lock still waits for it (the queue is not forgotten)", async () => {
+    const m = new KeyedMutex();
+    const first = gate();
+    const second = gate();
+    const log: string[] = [];
+    const a = m.run("k", () => first.closed.then(() => log.push("a out")));
+    const b = m.run("k", async () => {
+      log.push("b in");
+      await second.closed;
+      log.push("b out");
+    });
+    first.open();
+    await a;
+    await sleep(5); // b holds the lock now
+    const c = m.run("k", async () => {
+      log.push("c in");
+    });
+    await sleep(20);
+    expect(log).toEqual(["a out", "b in"]);
+    second.open();
+    await Promise.all([b, c]);
+    expect(log).toEqual(["a out", "b in", "b out", "c in"]);
+  });
+
   it("a holder that throws releases the lock", async () => {
     const m = new KeyedMutex();
     await expect(m.run("k", () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
@@ -106,8 +130,9 @@ describe("KeyedMutex", () => {
     expect(e.code).toBe("CANCELLED");
     expect(e.message).toBe("Cancelled while waiting for the token lock.");
 
-    const pre = rejection(m.run("k", async () => "never", { signal: AbortSignal.abort() }));
-    expect((await pre).code).toBe("CANCELLED");
+    const pre = await rejection(m.run("k", async () => "never", { signal: AbortSignal.abort() }));
+    expect(pre.code).toBe("CANCELLED");
+    expect(pre.message).toBe("Cancelled while waiting for the token lock.");
     g.open();
     await holder;
     // Nothing left queued by the cancelled waiters: the next caller gets the lock at once.
