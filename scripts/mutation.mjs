@@ -69,7 +69,13 @@ export const GROUPS = [
   {
     name: "http",
     mutate: "src/engine/http.ts",
-    tests: ["test/engine/unit.test.ts", "test/fuzz/regressions.test.ts", "test/engine/faults.test.ts"],
+    tests: [
+      "test/engine/unit.test.ts",
+      "test/fuzz/regressions.test.ts",
+      "test/engine/faults.test.ts",
+      "test/engine/fault-matrix.test.ts",
+      "test/engine/lost-answer.test.ts",
+    ],
   },
   { name: "manager", mutate: "src/engine/manager.ts", tests: ENGINE_SUITE },
   {

@@ -338,6 +338,11 @@ describe("inspect", () => {
     expect(parseRetryAfter("Sun, 06 Nov 1994 08:00:00 GMT", now)).toBe(0);
     for (const bad of ["-5", "+5", "soon", "", "1e3", "5 s"]) expect(parseRetryAfter(bad, now)).toBeUndefined();
   });
+
+  it("a fractional delay is read as given", () => {
+    expect(parseRetryAfter("1.25", 0)).toBe(1.25);
+    expect(parseRetryAfter("0.5", 0)).toBe(0.5);
+  });
 });
 
 describe("messages", () => {
@@ -366,6 +371,25 @@ describe("messages", () => {
       'an HTML page titled "token [redacted]"',
     );
     expect(describeBody('{"error":"server_error"}', [])).toBe('{"error":"server_error"}');
+  });
+
+  it("what counts as HTML: a page starts with a tag (after whitespace); a tag inside other text does not make it one", () => {
+    for (const page of [
+      "\n  <html><body>x</body></html>",
+      "<div>oops</div>",
+      "<p>Bad gateway</p>",
+      '<p class="e">Bad</p>',
+    ]) {
+      expect(describeBody(page, [])).toBe("an HTML page");
+    }
+    expect(describeBody('{"error":"<b>bad</b> request"}', [])).toBe('{"error":"<b>bad</b> request"}');
+    expect(describeBody("error: <b>bad</b>", [])).toBe("error: <b>bad</b>");
+  });
+
+  it("an HTML title with attributes or markup inside is read as its text", () => {
+    expect(describeBody('<html><title lang="en">Gateway <span class="x">Timeout</span></title></html>', [])).toBe(
+      'an HTML page titled "Gateway Timeout"',
+    );
   });
 
   it("client_secret_basic: names the id's characters the form-encoding changes, never the secret's", () => {
