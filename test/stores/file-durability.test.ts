@@ -188,6 +188,7 @@ describe("durability: failures are said, never swallowed; no handle left open", 
     await expect(store.delete("k")).rejects.toMatchObject({
       code: "STORE_ERROR",
       message: `Cannot delete token file ${store.fileFor("k")} (EACCES).`,
+      cause: expect.objectContaining({ code: "EACCES" }),
     });
     expect((await open().get("k"))?.refreshToken).toBe("rt-not-a-real-token");
   });
@@ -201,6 +202,7 @@ describe("durability: failures are said, never swallowed; no handle left open", 
     await expect(failing.set("k", record({ updatedAt: 9 }))).rejects.toMatchObject({
       code: "STORE_ERROR",
       message: `Token file ${file} is corrupt and could not be preserved before overwriting.`,
+      cause: expect.objectContaining({ code: "ENOSPC" }),
     });
     expect(await readFile(file, "utf8")).toBe("{not json");
     // A copy made by a concurrent writer in the same millisecond (EEXIST) is as good as ours.

@@ -266,6 +266,7 @@ describe("lock staleness and loss", () => {
     );
     expect(err.code).toBe("STORE_ERROR");
     expect(err.message).toMatch(/Lost the lock/);
+    expect(err.hint).toBe("This process stalled longer than the lock's stale window; retry the operation.");
     expect(warnings.join("\n")).toMatch(/lock on "k" was lost/);
     expect((await store.get("k"))?.updatedAt).toBe(1);
     // The foreign lock is still there (we did not delete what is not ours).
