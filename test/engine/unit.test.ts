@@ -6,7 +6,7 @@ import { describeBody, parseRetryAfter } from "../../src/engine/http.js";
 import { decodeJwtToken, decodeZipAuthorities, flagGBlockedContracts } from "../../src/engine/inspect.js";
 import { credentialKey, providerFields, validateProfile } from "../../src/engine/profile.js";
 import { basicEncodingNote } from "../../src/engine/providers/oauth2-flow.js";
-import { redact } from "../../src/engine/redact.js";
+import { bodyExcerpt, redact } from "../../src/engine/redact.js";
 import { resolveSecret, SecretRef } from "../../src/engine/secrets.js";
 import type { NamedProfile } from "../../src/engine/types.js";
 
@@ -92,6 +92,50 @@ describe("redact", () => {
 
   it("keeps harmless text", () => {
     expect(redact('{"error":"invalid_grant","error_description":"Invalid refresh_token"}')).toContain("invalid_grant");
+  });
+
+  // The edges of each rule (found by mutation testing, docs/mutation.md): a rule one character too loose leaks.
+  it("masks values from 4 characters on; shorter ones are not worth shredding the message for", () => {
+    expect(redact("code=abc password=abcd")).toBe("code=abc password=[redacted]");
+    expect(redact("abc wxyz", ["abc", "wxyz", undefined, ""])).toBe("abc [redacted]");
+  });
+
+  it("a placeholder is only a placeholder as a whole: dots, an ellipsis or <name>, nothing around them", () => {
+    expect(redact("token=..... password=…… ")).toBe("token=..... password=…… ");
+    expect(redact("token=abcd... password=...abcd")).toBe("token=[redacted] password=[redacted]");
+    expect(redact('{"access_token": "<token>", "refresh_token": "<>"}')).toBe(
+      '{"access_token": "<token>", "refresh_token": "<>"}',
+    );
+    expect(redact('{"access_token": "abcd<x>", "refresh_token": "<x>abcd"}')).toBe(
+      '{"access_token": "[redacted]", "refresh_token": "[redacted]"}',
+    );
+  });
+
+  it("only `code` may hold an error code: an upper-case password is a password", () => {
+    expect(redact("password=HUNTER_TWO token=NOT_A_CODE")).toBe("password=[redacted] token=[redacted]");
+    expect(redact('{"session": "ABC_DEF"}')).toBe('{"session": "[redacted]"}');
+  });
+
+  it("masks every occurrence of a known secret, longest first, and its encoded forms", () => {
+    expect(redact("s3cr3t-value then s3cr3t-value", ["s3cr3t-value"])).toBe("[redacted] then [redacted]");
+    // "abcd" is inside "abcdefgh": masking the short one first would leave "efgh" of the long one.
+    expect(redact("abcdefgh and abcd", ["abcd", "abcdefgh"])).toBe("[redacted] and [redacted]");
+    expect(redact("x=p%20w%2Fd! y=p%20w%2Fd!", ["p w/d!"])).toBe("x=[redacted] y=[redacted]");
+  });
+});
+
+describe("bodyExcerpt", () => {
+  it("one line, whitespace runs collapsed and trimmed", () => {
+    expect(bodyExcerpt("\n  <h1>Bad\t\t gateway</h1>\n")).toBe("<h1>Bad gateway</h1>");
+  });
+
+  it("redacts, then cuts at `max` characters with an ellipsis (a body of exactly `max` is whole)", () => {
+    expect(bodyExcerpt('{"error":"x","access_token":"abcdef"}', [], 100)).toBe(
+      '{"error":"x","access_token":"[redacted]"}',
+    );
+    expect(bodyExcerpt("0123456789", [], 10)).toBe("0123456789");
+    expect(bodyExcerpt("0123456789A", [], 10)).toBe("0123456789…");
+    expect(bodyExcerpt("secret-value here", ["secret-value"], 300)).toBe("[redacted] here");
   });
 });
 
@@ -294,6 +338,11 @@ describe("inspect", () => {
     expect(parseRetryAfter("Sun, 06 Nov 1994 08:00:00 GMT", now)).toBe(0);
     for (const bad of ["-5", "+5", "soon", "", "1e3", "5 s"]) expect(parseRetryAfter(bad, now)).toBeUndefined();
   });
+
+  it("a fractional delay is read as given", () => {
+    expect(parseRetryAfter("1.25", 0)).toBe(1.25);
+    expect(parseRetryAfter("0.5", 0)).toBe(0.5);
+  });
 });
 
 describe("messages", () => {
@@ -322,6 +371,25 @@ describe("messages", () => {
       'an HTML page titled "token [redacted]"',
     );
     expect(describeBody('{"error":"server_error"}', [])).toBe('{"error":"server_error"}');
+  });
+
+  it("what counts as HTML: a page starts with a tag (after whitespace); a tag inside other text does not make it one", () => {
+    for (const page of [
+      "\n  <html><body>x</body></html>",
+      "<div>oops</div>",
+      "<p>Bad gateway</p>",
+      '<p class="e">Bad</p>',
+    ]) {
+      expect(describeBody(page, [])).toBe("an HTML page");
+    }
+    expect(describeBody('{"error":"<b>bad</b> request"}', [])).toBe('{"error":"<b>bad</b> request"}');
+    expect(describeBody("error: <b>bad</b>", [])).toBe("error: <b>bad</b>");
+  });
+
+  it("an HTML title with attributes or markup inside is read as its text", () => {
+    expect(describeBody('<html><title lang="en">Gateway <span class="x">Timeout</span></title></html>', [])).toBe(
+      'an HTML page titled "Gateway Timeout"',
+    );
   });
 
   it("client_secret_basic: names the id's characters the form-encoding changes, never the secret's", () => {

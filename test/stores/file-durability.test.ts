@@ -108,6 +108,123 @@ describe("durability: the order of writes and syncs", () => {
   });
 });
 
+describe("durability: failures are said, never swallowed; no handle left open", () => {
+  const fail = (code: string) => Object.assign(new Error(code), { code });
+
+  it("every file and directory handle opened by set() and delete() is closed", async () => {
+    let openHandles = 0;
+    const counting: StoreFs = {
+      ...nodeFs,
+      open: (async (...args: Parameters<typeof nodeFs.open>) => {
+        const fh = await nodeFs.open(...args);
+        openHandles++;
+        const close = fh.close.bind(fh);
+        fh.close = async () => {
+          openHandles--;
+          return close();
+        };
+        return fh;
+      }) as StoreFs["open"],
+    };
+    const store = open({ fs: counting });
+    await store.set("k", record({ updatedAt: 1 }));
+    await store.set("k", record({ updatedAt: 2 }));
+    await store.delete("k");
+    expect(openHandles).toBe(0);
+  });
+
+  it("the temp file's name carries this process's pid and start time (what makes a reused pid no alibi)", async () => {
+    const log: string[] = [];
+    await open({ fs: tracingFs(log) }).set("k", record());
+    const me = await selfIdentity();
+    const tmp = log.find((l) => l.startsWith("writeFile "));
+    expect(tmp).toContain(`-${me.pid}-${me.start ?? "x"}-`);
+    if (linux) expect(me.start).toMatch(/^\d+$/);
+  });
+
+  it("a failed write names the file and the error code", async () => {
+    const store = open({ fs: tracingFs([], { rename: () => Promise.reject(fail("ENOSPC")) }) });
+    await expect(store.set("k", record())).rejects.toMatchObject({
+      code: "STORE_ERROR",
+      message: `Cannot write token file ${store.fileFor("k")} (ENOSPC).`,
+    });
+  });
+
+  it.each(["EINVAL", "ENOTSUP"])(
+    "a directory that refuses fsync (%s, some network mounts) does not fail the write",
+    async (code) => {
+      const store = open({
+        fs: {
+          ...nodeFs,
+          open: (async (path: string, flags?: number) => {
+            const fh = await nodeFs.open(path, flags);
+            if (path === dir) fh.sync = () => Promise.reject(fail(code));
+            return fh;
+          }) as StoreFs["open"],
+        },
+      });
+      await store.set("k", record({ updatedAt: 5 }));
+      expect((await open().get("k"))?.updatedAt).toBe(5);
+    },
+  );
+
+  it("any other fsync failure of the directory fails the write (the rename may not survive a power cut)", async () => {
+    const store = open({
+      fs: {
+        ...nodeFs,
+        open: (async (path: string, flags?: number) => {
+          const fh = await nodeFs.open(path, flags);
+          if (path === dir) fh.sync = () => Promise.reject(fail("EIO"));
+          return fh;
+        }) as StoreFs["open"],
+      },
+    });
+    await expect(store.set("k", record())).rejects.toMatchObject({ code: "EIO" });
+  });
+
+  it("a failed delete is an error naming the file and the code, not a silent logout", async () => {
+    const store = open({ fs: tracingFs([], { unlink: () => Promise.reject(fail("EACCES")) }) });
+    await store.set("k", record());
+    await expect(store.delete("k")).rejects.toMatchObject({
+      code: "STORE_ERROR",
+      message: `Cannot delete token file ${store.fileFor("k")} (EACCES).`,
+      cause: expect.objectContaining({ code: "EACCES" }),
+    });
+    expect((await open().get("k"))?.refreshToken).toBe("rt-not-a-real-token");
+  });
+
+  it("a corrupt record is copied aside before it is replaced; if the copy fails, nothing is replaced", async () => {
+    const store = open();
+    await store.set("k", record());
+    const file = store.fileFor("k");
+    await writeFile(file, "{not json", { mode: 0o600 });
+    const failing = open({ fs: tracingFs([], { copyFile: () => Promise.reject(fail("ENOSPC")) }) });
+    await expect(failing.set("k", record({ updatedAt: 9 }))).rejects.toMatchObject({
+      code: "STORE_ERROR",
+      message: `Token file ${file} is corrupt and could not be preserved before overwriting.`,
+      cause: expect.objectContaining({ code: "ENOSPC" }),
+    });
+    expect(await readFile(file, "utf8")).toBe("{not json");
+    // A copy made by a concurrent writer in the same millisecond (EEXIST) is as good as ours.
+    const raced = open({
+      fs: tracingFs([], {
+        copyFile: async (from, to, mode) => {
+          await nodeFs.copyFile(from, to, mode); // the other writer's copy, same name, same bytes
+          throw fail("EEXIST");
+        },
+      }),
+    });
+    await raced.set("k", record({ updatedAt: 9 }));
+    expect((await open().get("k"))?.updatedAt).toBe(9);
+    await writeFile(file, "{not json", { mode: 0o600 });
+    await store.set("k", record({ updatedAt: 10 }));
+    const copy = (await readdir(dir)).find((n) => n.includes(".json.corrupt-"));
+    expect(await readFile(join(dir, copy!), "utf8")).toBe("{not json");
+    expect(warnings.join("\n")).toContain(`Token file ${file} was corrupt (`);
+    expect(warnings.join("\n")).toContain(`); kept a copy at ${join(dir, copy!)} and replaced it.`);
+  });
+});
+
 /** Leaves a complete temp file for `rec` as a writer killed between its fsync and its rename would. */
 async function strandedWrite(key: string, rec: ReturnType<typeof record>): Promise<string> {
   let stranded = "";

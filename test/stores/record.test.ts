@@ -6,9 +6,9 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HpauthError } from "../../src/engine/errors.js";
-import { FileTokenStore } from "../../src/stores/file.js";
+import { FileTokenStore, keepCopyOf } from "../../src/stores/file.js";
 import { MemoryTokenStore } from "../../src/stores/memory.js";
-import { checkRecord } from "../../src/stores/record.js";
+import { checkRecord, readRecord } from "../../src/stores/record.js";
 import type { TokenRecord } from "../../src/stores/types.js";
 import { cleanup, record, tempDir } from "./helpers.js";
 
@@ -76,8 +76,115 @@ describe("checkRecord", () => {
     if (r.kind === "corrupt") expect(r.reason).toMatch(reason);
   });
 
-  it.each([null, 1, "x", [], true])("%j is corrupt", (v) => {
-    expect(checkRecord(v).kind).toBe("corrupt");
+  it.each([null, 1, "x", [], true])("%j is corrupt: not a JSON object", (v) => {
+    expect(checkRecord(v)).toEqual({ kind: "corrupt", reason: "the record is not a JSON object" });
+  });
+
+  it("a record without a refresh token (client credentials) or an access token is valid", () => {
+    const { refreshToken: _r, ...noRefresh } = record();
+    expect(checkRecord(noRefresh).kind).toBe("ok");
+    const { accessToken: _a, tokenType: _t, expiresAt: _e, ...noAccess } = record();
+    expect(checkRecord(noAccess).kind).toBe("ok");
+  });
+
+  it("says what is wrong with each field, in words (never the value)", () => {
+    const r = checkRecord(damaged({ lastLoginAt: [1], scope: 7, meta: "m", lastError: null }));
+    expect(r.kind === "salvaged" && r.problems).toEqual([
+      "lastLoginAt not a number (array)",
+      "scope is not a string",
+      "meta is not an object",
+      "lastError is not {code, message, at}",
+    ]);
+  });
+
+  it("a damaged expiry without an access token does not claim to drop one", () => {
+    const { accessToken: _a, ...noAccess } = record();
+    const r = checkRecord({ ...noAccess, obtainedAt: "x" });
+    expect(r.kind === "salvaged" && r.problems).toEqual(["obtainedAt not a number (string)"]);
+  });
+
+  it.each([
+    [{ code: 1, message: "m", at: 1_700_000_000_000 }, false],
+    [{ code: "X", message: 2, at: 1_700_000_000_000 }, false],
+    [{ code: "X", message: "m" }, false],
+    [{ code: "X", message: "m", at: 1_700_000_000_000 }, true],
+  ])("lastError %j is kept: %s", (lastError, kept) => {
+    const r = checkRecord(damaged({ lastError }));
+    expect(r.kind).toBe(kept ? "ok" : "salvaged");
+    expect(r.kind !== "corrupt" && r.record.lastError).toEqual(kept ? lastError : undefined);
+  });
+
+  it.each([
+    [undefined, "updatedAt is missing"],
+    ["yesterday", "updatedAt not a number (string)"],
+  ])("updatedAt %j is reported and read as 0 (older than any write)", (updatedAt, problem) => {
+    const r = checkRecord({ ...record(), updatedAt });
+    expect(r.kind === "salvaged" && r.problems).toEqual([problem]);
+    expect(r.kind !== "corrupt" && r.record.updatedAt).toBe(0);
+  });
+});
+
+describe("readRecord: the warning for a salvaged record", () => {
+  async function warningFor(value: unknown, keepAside?: () => Promise<{ path: string; created: boolean }>) {
+    const seen: string[] = [];
+    const got = await readRecord(value, { where: "Token record k", warn: (m) => seen.push(m), keepAside });
+    return { got, seen };
+  }
+
+  it("a valid record: no warning, nothing kept aside", async () => {
+    let kept = 0;
+    const { got, seen } = await warningFor(record(), async () => {
+      kept++;
+      return { path: "/x", created: true };
+    });
+    expect(got).toEqual(record());
+    expect(seen).toEqual([]);
+    expect(kept).toBe(0);
+  });
+
+  it("names every problem, where the bytes went, and that the refresh token gets a new access token", async () => {
+    const { seen } = await warningFor(damaged({ expiresAt: "x", scope: 7 }), async () => ({
+      path: "/d/k.json.corrupt-0123456789ab",
+      created: true,
+    }));
+    expect(seen).toEqual([
+      "Token record k has damaged fields (expiresAt not a number (string): access token dropped; scope is not a string)" +
+        "; kept a copy at /d/k.json.corrupt-0123456789ab. Using the rest: the refresh token gets a new access token.",
+    ]);
+  });
+
+  it("without a refresh token, or with only a bookkeeping field damaged, promises no new access token", async () => {
+    const { refreshToken: _r, ...noRefresh } = record();
+    expect((await warningFor({ ...noRefresh, expiresAt: "x" })).seen).toEqual([
+      "Token record k has damaged fields (expiresAt not a number (string): access token dropped). Using the rest.",
+    ]);
+    expect((await warningFor(damaged({ scope: 7 }))).seen).toEqual([
+      "Token record k has damaged fields (scope is not a string). Using the rest.",
+    ]);
+  });
+
+  it("a copy that could not be kept is said so, with the error's code", async () => {
+    const eacces = Object.assign(new Error("denied"), { code: "EACCES" });
+    const { got, seen } = await warningFor(damaged({ scope: 7 }), () => Promise.reject(eacces));
+    expect(got.refreshToken).toBe("rt-not-a-real-token");
+    expect(seen[0]).toContain("(scope is not a string); could not keep a copy (EACCES). Using the rest.");
+    const codeless = await warningFor(damaged({ scope: 7 }), () => Promise.reject(new Error("odd")));
+    expect(codeless.seen[0]).toContain("; could not keep a copy (error).");
+  });
+});
+
+describe("keepCopyOf", () => {
+  it("names the copy by the first 12 hex digits of the bytes' SHA-256 and makes it once", async () => {
+    const file = join(dir, "k.json");
+    const first = await keepCopyOf(file, "damaged bytes");
+    // sha256("damaged bytes"), first 12 hex digits.
+    expect(first.path).toBe(`${file}.corrupt-840221f164db`);
+    expect(first.created).toBe(true);
+    expect(await keepCopyOf(file, "damaged bytes")).toEqual({ path: first.path, created: false });
+  });
+
+  it("an error other than an existing copy is thrown (the caller says it could not keep one)", async () => {
+    await expect(keepCopyOf(join(dir, "missing-dir", "k.json"), "x")).rejects.toMatchObject({ code: "ENOENT" });
   });
 });
 

@@ -1,0 +1,28 @@
+/**
+ * The test files Stryker may run per mutant (`npm run mutation`; scripts/mutation.mjs picks them per module): the
+ * fast, in-process ones that exercise src/engine, src/stores and src/config directly from source. Left out:
+ * everything that runs the built CLI or dist/ (a mutant in src/ would not reach it), browsers, pseudo-terminals,
+ * Redis servers, SIGKILL trials and the long fuzz run. No globalSetup: nothing here needs dist/.
+ *
+ * Stryker's vitest runner forces `pool: "threads"` (one worker), whatever is set here: a test that needs a process
+ * of its own (process.umask()) skips itself in a worker thread.
+ */
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: [
+      "test/engine/*.test.ts",
+      "test/stores/file.test.ts",
+      "test/stores/file-durability.test.ts",
+      "test/stores/record.test.ts",
+      "test/stores/mutex.test.ts",
+      "test/stores/filelock.test.ts",
+      "test/security/echo.test.ts",
+      "test/fuzz/regressions.test.ts",
+      "test/cli/config.test.ts",
+    ],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
