@@ -8,7 +8,7 @@
  */
 import { HpauthError } from "../errors.js";
 import { type BufferedResponse, describeBody, type HttpContext, type SendOptions, send } from "../http.js";
-import type { TokenSet } from "./types.js";
+import type { FlowContext, TokenSet } from "./types.js";
 
 /** `Basic base64(id:secret)` as curl -u and python-requests send it (raw, not form-encoded first). */
 export function basicAuth(id: string, secret: string): string {
@@ -45,6 +45,28 @@ export function formPost(
     },
     { what, expectJson: true, ...extra },
   );
+}
+
+/**
+ * The HPE SSO's client-credentials grant (GreenLake DSCC and the GreenLake platform: the same PingFederate): the
+ * client's id and secret in the form body (`client_secret_post`, the default) or as a Basic header.
+ */
+export async function clientCredentialsGrant(ctx: FlowContext, what: string): Promise<TokenSet> {
+  const p = ctx.profile;
+  const secret = await ctx.clientSecret();
+  const basic = p.clientAuth === "client_secret_basic";
+  const res = await formPost(
+    ctx.http,
+    p.tokenUrl ?? "",
+    {
+      grant_type: "client_credentials",
+      ...(basic ? {} : { client_id: p.clientId, client_secret: secret }),
+      ...p.tokenParams,
+    },
+    basic ? { authorization: basicAuth(p.clientId ?? "", secret) } : {},
+    what,
+  );
+  return processTokenResponse(ctx.http, res, "login", what);
 }
 
 const TOKEN_FIELDS = new Set(["access_token", "refresh_token", "id_token", "token_type", "expires_in", "scope"]);

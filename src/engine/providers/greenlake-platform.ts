@@ -15,7 +15,7 @@
  */
 import { HpauthError, isHpauthError } from "../errors.js";
 import type { NamedProfile } from "../types.js";
-import { basicAuth, formPost, processTokenResponse } from "./common.js";
+import { clientCredentialsGrant, formPost, processTokenResponse } from "./common.js";
 import type { FlowContext, ProviderDefinition, ResolvedProfile, TokenSet } from "./types.js";
 
 export const GLP_API_BASE = "https://global.api.greenlake.hpe.com";
@@ -58,21 +58,8 @@ function workspace(field: string, value: string | undefined, problems: string[])
 
 async function clientCredentials(ctx: FlowContext): Promise<TokenSet> {
   const p = ctx.profile;
-  const secret = await ctx.clientSecret();
-  const basic = p.clientAuth === "client_secret_basic";
-  const res = await formPost(
-    ctx.http,
-    p.tokenUrl ?? "",
-    {
-      grant_type: "client_credentials",
-      ...(basic ? {} : { client_id: p.clientId, client_secret: secret }),
-      ...p.tokenParams,
-    },
-    basic ? { authorization: basicAuth(p.clientId ?? "", secret) } : {},
-    "GreenLake platform token request",
-  );
   try {
-    return processTokenResponse(ctx.http, res, "login", "GreenLake platform token request");
+    return await clientCredentialsGrant(ctx, "GreenLake platform token request");
   } catch (e) {
     if (isHpauthError(e) && e.code === "INVALID_CLIENT" && p.workspaceId) {
       throw new HpauthError(e.code, e.message, {

@@ -4,7 +4,7 @@
  * No refresh token: a new grant near expiry. Lifetimes differ by client type (2 h, 15 min for personal clients),
  * so the response's expires_in and the JWT exp decide, capped at the documented 2 h.
  */
-import { basicAuth, formPost, processTokenResponse } from "./common.js";
+import { clientCredentialsGrant } from "./common.js";
 import type { ProviderDefinition } from "./types.js";
 
 export const greenlake: ProviderDefinition = {
@@ -35,20 +35,6 @@ export const greenlake: ProviderDefinition = {
       problems.push('clientAuth: GreenLake needs "client_secret_post" or "client_secret_basic"');
   },
   async login(ctx) {
-    const p = ctx.profile;
-    const secret = await ctx.clientSecret();
-    const basic = p.clientAuth === "client_secret_basic";
-    const res = await formPost(
-      ctx.http,
-      p.tokenUrl ?? "",
-      {
-        grant_type: "client_credentials",
-        ...(basic ? {} : { client_id: p.clientId, client_secret: secret }),
-        ...p.tokenParams,
-      },
-      basic ? { authorization: basicAuth(p.clientId ?? "", secret) } : {},
-      "GreenLake token request",
-    );
-    return processTokenResponse(ctx.http, res, "login", "GreenLake token request");
+    return clientCredentialsGrant(ctx, "GreenLake token request");
   },
 };
