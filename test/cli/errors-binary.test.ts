@@ -1,46 +1,16 @@
-/**
- * Engine errors as users meet them: the built CLI (`node bin/hpauth.js`, built by the global setup) as a process,
- * against the emulator. Connection refused names the origin and the profile field; an HTML error page is named by
- * its title; a refresh whose answer is lost is ANSWER_LOST (exit 5) and was sent once, and the next run recovers.
- */
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { admin, arubaFlags } from "./helpers.js";
+import { admin, arubaFlags, type ProcessResult, runCliAt } from "./helpers.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const bin = join(root, "bin/hpauth.js");
 
-function hpauth(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: join(tmpdir(), "hpauth-no-home"),
-        XDG_CONFIG_HOME: join(tmpdir(), "hpauth-no-xdg"),
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c) => {
-      out += c;
-    });
-    child.stderr.on("data", (c) => {
-      err += c;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out, err }));
-  });
+function hpauth(args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
+  return runCliAt(bin, args, env, "", root);
 }
 
 type Creds = Record<string, string> & { baseUrl: string };

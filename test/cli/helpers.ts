@@ -94,9 +94,23 @@ export function runBuiltCli(
   stdin?: string,
 ): Promise<ProcessResult> {
   const root = fileURLToPath(new URL("../..", import.meta.url));
+  return runCliAt(join(root, "bin/hpauth.js"), args, env, stdin, root);
+}
+
+/**
+ * A CLI at `bin` (the checkout's, or a private copy) as a child process with a clean environment: no HPAUTH_*,
+ * proxy variables or NODE_EXTRA_CA_CERTS leaking in from the machine, a HOME and XDG_CONFIG_HOME that hold nothing.
+ */
+export function runCliAt(
+  bin: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+  stdin?: string,
+  cwd?: string,
+): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, "bin/hpauth.js"), ...args], {
-      cwd: root,
+    const child = spawn(process.execPath, [bin, ...args], {
+      ...(cwd ? { cwd } : {}),
       env: {
         PATH: process.env.PATH ?? "",
         HOME: join(tmpdir(), "hpauth-no-home"),

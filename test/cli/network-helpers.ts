@@ -3,42 +3,15 @@
  * proxy on loopback that logs what it is asked (CONNECT host:port for https targets, absolute-form requests for
  * http ones), optionally demanding Basic credentials (407) as corporate proxies do.
  */
-import { spawn } from "node:child_process";
 import { createServer, type IncomingMessage, request, type ServerResponse } from "node:http";
 import { type AddressInfo, connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { type ProcessResult, runCliAt } from "./helpers.js";
 
-export interface Result {
-  code: number | null;
-  out: string;
-  err: string;
-}
+export type Result = ProcessResult;
 
+/** The CLI at `bin` with a clean environment (test/cli/helpers.ts's runCliAt). */
 export function runCli(bin: string, args: string[], env: Record<string, string> = {}, stdin = ""): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      // A clean environment: no HPAUTH_*, proxy variables or NODE_EXTRA_CA_CERTS leaking in from the machine.
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: join(tmpdir(), "hpauth-no-home"),
-        XDG_CONFIG_HOME: join(tmpdir(), "hpauth-no-xdg"),
-        ...env,
-      },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c) => {
-      out += c;
-    });
-    child.stderr.on("data", (c) => {
-      err += c;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out, err }));
-    child.stdin.end(stdin);
-  });
+  return runCliAt(bin, args, env, stdin);
 }
 
 export interface ForwardProxy {

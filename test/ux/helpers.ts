@@ -1,9 +1,7 @@
-/** The built CLI as a child process with a clean environment (no HPAUTH_* or config from the developer's shell). */
-import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runCliAt } from "../cli/helpers.js";
 
 export const root = fileURLToPath(new URL("../..", import.meta.url));
 export const bin = join(root, "bin/hpauth.js");
@@ -21,29 +19,7 @@ export interface Result {
 export async function buildCli(): Promise<void> {}
 
 export function hpauth(args: string[], env: Record<string, string> = {}, stdin = ""): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: join(tmpdir(), "hpauth-no-home"),
-        XDG_CONFIG_HOME: join(tmpdir(), "hpauth-no-xdg"),
-        ...env,
-      },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c) => {
-      out += c;
-    });
-    child.stderr.on("data", (c) => {
-      err += c;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out, err }));
-    child.stdin.end(stdin);
-  });
+  return runCliAt(bin, args, env, stdin, root);
 }
 
 /** A loopback port nothing listens on (bound, then released). */
