@@ -55,7 +55,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(await bash("hpauth ke")).toEqual(["keepalive"]);
     expect(await bash("hpauth pro")).toEqual(["profiles", "proxy"]);
     expect(await bash("hpauth profiles ")).toEqual(["list", "show", "add", "remove"]);
-    expect(await bash("hpauth keepalive --w")).toEqual(["--within"]);
+    expect(await bash("hpauth keepalive --w")).toEqual(["--within", "--workspace-id"]);
     // Global options that apply to the command, not those that do not (completion takes none).
     expect(await bash("hpauth token --store-")).toEqual(["--store-dir"]);
     expect(await bash("hpauth completion --st")).toEqual([]);
@@ -63,6 +63,19 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(await bash("hpauth --provider ar")).toEqual(["aruba-central"]);
     expect(await bash("hpauth completion ")).toEqual(["bash", "zsh", "fish"]);
     expect(await bash("hpauth --json status ")).toEqual([]);
+  });
+
+  it("bash: token --format completes its choices", async () => {
+    expect(await bash("hpauth token --format ")).toEqual([
+      "raw",
+      "json",
+      "header",
+      "az",
+      "exec-credential",
+      "bazel",
+      "env",
+    ]);
+    expect(await bash("hpauth token -p gl --format e")).toEqual(["exec-credential", "env"]);
   });
 
   it("bash: profile names from the config file, after -p / --profile and for profiles show; new ones at once", async () => {
