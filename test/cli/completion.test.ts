@@ -112,6 +112,9 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(await fish("hpauth keep")).toEqual([expect.stringMatching(/^keepalive\tRefresh stored refresh tokens/)]);
     expect(await fish("hpauth token -p ")).toEqual(["aruba-eu", "gl"]);
     expect(await fish(`hpauth token --config ${join(dir, "conf")}`)).toEqual([cfg]);
+    // A profile's ca_file, and the proxy's allow-list file, are files too.
+    expect(await fish(`hpauth doctor --ca-file ${join(dir, "conf")}`)).toEqual([cfg]);
+    expect(await fish(`hpauth proxy --allow-file ${join(dir, "conf")}`)).toEqual([cfg]);
   });
 
   it("zsh: the function passes words to hpauth and offers value:description pairs, or files", async () => {
