@@ -65,7 +65,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(await bash("hpauth --json status ")).toEqual([]);
   });
 
-  it("bash: token --format completes its choices", async () => {
+  it("bash: token --format and git-credential --auth complete their choices", async () => {
     expect(await bash("hpauth token --format ")).toEqual([
       "raw",
       "json",
@@ -76,6 +76,8 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
       "env",
     ]);
     expect(await bash("hpauth token -p gl --format e")).toEqual(["exec-credential", "env"]);
+    expect(await bash("hpauth git-credential --auth ")).toEqual(["auto", "basic", "bearer"]);
+    expect(await bash("hpauth git-credential get --auth b")).toEqual(["basic", "bearer"]);
   });
 
   it("bash: profile names from the config file, after -p / --profile and for profiles show; new ones at once", async () => {
