@@ -11,7 +11,15 @@ import { type CompletionNode, completionTree, loadCommander, type Program } from
 import type { CommandIO } from "./io.js";
 
 /** Options whose value is a file or directory name: the shell completes those. */
-const PATH_OPTIONS = new Set(["--config", "--store-dir", "--import", "--data", "--output"]);
+const PATH_OPTIONS = new Set([
+  "--config",
+  "--store-dir",
+  "--import",
+  "--data",
+  "--output",
+  "--ca-file",
+  "--allow-file",
+]);
 
 type Option = CompletionNode["options"][number];
 

@@ -14,6 +14,12 @@ const onSignal = (sig: NodeJS.Signals) => {
 };
 process.on("SIGINT", onSignal);
 process.on("SIGTERM", onSignal);
+// The reader of stdout went away (`hpauth request --paginate | head -1`): it has all it wanted, so end quietly, as
+// a Unix filter does, instead of an unhandled EPIPE's stack trace (Node ignores SIGPIPE, so the write fails instead).
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(ExitCode.OK);
+  throw e;
+});
 
 const code = await main(process.argv.slice(2), {
   stdout: process.stdout,

@@ -55,7 +55,8 @@ export const COMMANDS: readonly AnyCommandDef[] = [
 const PROGRAM: Program = {
   version: VERSION,
   description:
-    "OAuth 2.0 access tokens for HP and HPE APIs: TechPulse, WXP, GreenLake DSCC, Aruba Central, HPE Identity.",
+    "OAuth 2.0 access tokens for HP and HPE APIs: TechPulse, WXP, GreenLake DSCC, Aruba Central, HPE Identity, " +
+    "the GreenLake platform and new Central.",
   commands: COMMANDS,
 };
 

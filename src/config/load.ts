@@ -306,6 +306,10 @@ export function inlineSecrets(config: HpauthConfig): string[] {
       if (f.secret && (profile as Record<string, unknown>)[f.key] !== undefined)
         found.push(`profiles.${name}.${snakeCase(f.key)}`);
     }
+    // A proxy URL with a password in it (http://user:pass@host:port, network.md) holds a secret inline too.
+    const proxy = (profile as Record<string, unknown>).proxy;
+    if (typeof proxy === "string" && /^(?:[a-z][\w+.-]*:\/\/)?[^/@]*:[^/@]*@/i.test(proxy))
+      found.push(`profiles.${name}.proxy`);
   }
   return found;
 }

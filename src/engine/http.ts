@@ -173,7 +173,8 @@ const UNTRUSTED = new Set([
 function isPermanent(code: string, e: unknown): boolean {
   if (UNTRUSTED.has(code)) return true;
   if (["ERR_TLS_CERT_ALTNAME_INVALID", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID"].includes(code)) return true;
-  return code === "PROXY_TUNNEL_REFUSED" && /\((407|403)\)/.test(String(innerCause(e)?.message));
+  // 401 as well as 407: tinyproxy's BasicAuth answers wrong credentials with 401 (and only missing ones with 407).
+  return code === "PROXY_TUNNEL_REFUSED" && /\((401|407|403)\)/.test(String(innerCause(e)?.message));
 }
 
 type CauseShape = {
@@ -543,7 +544,7 @@ export function connectFailure(
     return {
       message: `${what}: ${proxyName || "the proxy"} refused to open a tunnel to ${target} (HTTP ${status ?? "?"})`,
       hint:
-        status === "407"
+        status === "407" || status === "401"
           ? `The proxy wants credentials: put them in its URL in ${proxy?.from ?? "HTTPS_PROXY"}, before the host (user, a colon, the password, then @; URL-encoded), set from a secret store rather than a file others can read.`
           : `The proxy does not let this host through: ask its administrators, or — if ${url.hostname} is reachable directly — add it to NO_PROXY.`,
     };

@@ -55,7 +55,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(await bash("hpauth ke")).toEqual(["keepalive"]);
     expect(await bash("hpauth pro")).toEqual(["profiles", "proxy"]);
     expect(await bash("hpauth profiles ")).toEqual(["list", "show", "add", "remove"]);
-    expect(await bash("hpauth keepalive --wi")).toEqual(["--within"]);
+    expect(await bash("hpauth keepalive --w")).toEqual(["--within", "--workspace-id"]);
     // Global options that apply to the command, not those that do not (completion takes none).
     expect(await bash("hpauth token --store-")).toEqual(["--store-dir"]);
     expect(await bash("hpauth completion --st")).toEqual([]);
@@ -63,6 +63,21 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(await bash("hpauth --provider ar")).toEqual(["aruba-central"]);
     expect(await bash("hpauth completion ")).toEqual(["bash", "zsh", "fish"]);
     expect(await bash("hpauth --json status ")).toEqual([]);
+  });
+
+  it("bash: token --format and git-credential --auth complete their choices", async () => {
+    expect(await bash("hpauth token --format ")).toEqual([
+      "raw",
+      "json",
+      "header",
+      "az",
+      "exec-credential",
+      "bazel",
+      "env",
+    ]);
+    expect(await bash("hpauth token -p gl --format e")).toEqual(["exec-credential", "env"]);
+    expect(await bash("hpauth git-credential --auth ")).toEqual(["auto", "basic", "bearer"]);
+    expect(await bash("hpauth git-credential get --auth b")).toEqual(["basic", "bearer"]);
   });
 
   it("bash: profile names from the config file, after -p / --profile and for profiles show; new ones at once", async () => {
@@ -99,6 +114,9 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(await fish("hpauth keep")).toEqual([expect.stringMatching(/^keepalive\tRefresh stored refresh tokens/)]);
     expect(await fish("hpauth token -p ")).toEqual(["aruba-eu", "gl"]);
     expect(await fish(`hpauth token --config ${join(dir, "conf")}`)).toEqual([cfg]);
+    // A profile's ca_file, and the proxy's allow-list file, are files too.
+    expect(await fish(`hpauth doctor --ca-file ${join(dir, "conf")}`)).toEqual([cfg]);
+    expect(await fish(`hpauth proxy --allow-file ${join(dir, "conf")}`)).toEqual([cfg]);
   });
 
   it("zsh: the function passes words to hpauth and offers value:description pairs, or files", async () => {

@@ -185,6 +185,26 @@ describe("hpauth doctor", () => {
     expect(fine.report.config).toBe(cfg);
   });
 
+  it("a proxy password written in the profile's proxy is an inline secret: readable by others warns, never shown", async () => {
+    const p = plain.providers.greenlake;
+    const cfg = join(dir, "proxy-pw.toml");
+    await writeFile(
+      cfg,
+      `[profiles.gl]\nprovider = "greenlake"\nbase_url = "${p.baseUrl}"\nclient_id = "${p.clientId}"\nclient_secret_env = "GL_SECRET"\nproxy = "http://alice:pr0xy-pw@127.0.0.1:1"\n`,
+    );
+    await chmod(cfg, 0o644);
+    const r = await doctor(["--config", cfg, "--store-dir", join(dir, "s-proxy-pw")], {
+      GL_SECRET: p.clientSecret ?? "",
+    });
+    expect(r.one("config_permissions")).toMatchObject({ status: "warn", mode: "0644" });
+    expect(r.one("config_permissions").message).toContain("profiles.gl.proxy");
+    expect(r.out + r.err).not.toContain("pr0xy-pw");
+    // Every other command says so too (the same warning as for an inline client_secret).
+    const t = await runCli(bin, ["status", "--config", cfg], {});
+    expect(t.err).toContain("profiles.gl.proxy");
+    expect(t.out + t.err).not.toContain("pr0xy-pw");
+  });
+
   it("no config file and no profile from flags: the missing file is the failure, with how to make one", async () => {
     const r = await doctor([], {});
     expect(r.code).toBe(7);

@@ -165,6 +165,24 @@ describe("hpauth request --paginate", () => {
     expect(pages.map((x) => x.next)).toEqual([2, null]);
     expect(pages.flatMap((x) => x.items)).toHaveLength(2);
   });
+
+  it("a reader that stops early (`| head -1`): the pages stop quietly, exit 0, no stack trace", async () => {
+    const p = glp("r3");
+    // As `head` does: read the first page, then close the pipe while the CLI still has pages to write.
+    const cli = spawn(process.execPath, [bin, "request", ...p.flags, "/devices/v1/devices?limit=1", "--paginate"], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? "", HOME: join(dir, "home"), XDG_CONFIG_HOME: join(dir, "xdg"), ...p.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let err = "";
+    cli.stderr!.on("data", (c) => {
+      err += c;
+    });
+    cli.stdout!.once("data", () => cli.stdout!.destroy());
+    const code = await new Promise<number | null>((resolve) => cli.on("close", resolve));
+    expect(err).not.toMatch(/EPIPE|Unhandled|at /);
+    expect(code, err).toBe(0);
+  });
 });
 
 describe("hpauth profiles add and the proxy", () => {

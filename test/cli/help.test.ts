@@ -31,6 +31,14 @@ describe("--help of every command", async () => {
     expect(names.sort()).toEqual(COMMANDS.map((c) => c.name).sort());
   });
 
+  it("the help names every provider and counts the emulator's six origins (the GreenLake platform included)", async () => {
+    expect(top.out).toMatch(/GreenLake platform/);
+    expect(top.out).toMatch(/new Central/);
+    const emulate = await runBuiltCli(["emulate", "--help"]);
+    expect(emulate.out).not.toMatch(/the five identity services|next five/);
+    expect(emulate.out).toMatch(/providers take the next six/);
+  });
+
   const leaves: Array<{ argv: string[]; groups: readonly GlobalGroup[] }> = [];
   for (const name of names) {
     const def = COMMANDS.find((c) => c.name === name);

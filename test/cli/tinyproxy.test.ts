@@ -42,6 +42,22 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
+/** A tinyproxy with `extra` config lines, on a free port; its URL and process. */
+async function startTinyproxy(dir: string, name: string, extra: string): Promise<{ url: string; child: ChildProcess }> {
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const port = await freePort();
+    const conf = join(dir, `${name}-${attempt}.conf`);
+    await writeFile(conf, `Port ${port}\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\nMaxClients 20\n${extra}`);
+    const child = spawn("tinyproxy", ["-d", "-c", conf], { stdio: "ignore" });
+    for (let i = 0; i < 50; i++) {
+      if (await listening(port)) return { url: `http://127.0.0.1:${port}`, child };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill();
+  }
+  throw new Error("tinyproxy did not start");
+}
+
 describe.skipIf(!hasTinyproxy)("through tinyproxy", () => {
   let dir: string;
   let bin: string;
@@ -122,5 +138,26 @@ describe.skipIf(!hasTinyproxy)("through tinyproxy", () => {
     });
     expect(direct.code, direct.err).toBe(0);
     expect(await connects()).toBe(before + 2);
+  });
+
+  it("wrong proxy credentials (tinyproxy BasicAuth answers the CONNECT 401): not retried, the credentials hint", async () => {
+    const locked = await startTinyproxy(dir, "auth", "BasicAuth alice right-pw\n");
+    try {
+      const wrong = locked.url.replace("http://", "http://alice:wrong-pw@");
+      const t = await runCli(bin, ["token", ...gl().args], { ...gl().env, HTTPS_PROXY: wrong });
+      expect(t.code, t.err).toBe(5);
+      expect(t.err).toContain("refused to open a tunnel");
+      expect(t.err).toContain("HTTP 401");
+      expect(t.err).toContain("The proxy wants credentials");
+      expect(t.err).not.toContain("gave up after");
+      expect(t.out + t.err).not.toContain("wrong-pw");
+      const ok = await runCli(bin, ["token", ...gl().args], {
+        ...gl().env,
+        HTTPS_PROXY: locked.url.replace("http://", "http://alice:right-pw@"),
+      });
+      expect(ok.code, ok.err).toBe(0);
+    } finally {
+      locked.child.kill();
+    }
   });
 });

@@ -268,6 +268,13 @@ describe("the HPE SSO path and the new-central preset", () => {
     expect(validateProfile({ ...p, provider: "greenlake-platform" }).tokenUrl).toBe(
       "https://sso.common.cloud.hpe.com/as/token.oauth2",
     );
+    // The API is GLP's whichever endpoint issues the token (request / proxy / manager.fetch need a base).
+    expect(validateProfile({ ...p, provider: "greenlake-platform" }).apiBaseUrl).toBe(
+      "https://global.api.greenlake.hpe.com",
+    );
+    expect(validateProfile({ ...p, provider: "greenlake-platform", workspaceId: MSP }).apiBaseUrl).toBe(
+      "https://global.api.greenlake.hpe.com",
+    );
     expect(() => validateProfile({ ...p, provider: "greenlake-platform", baseUrl: "http://127.0.0.1:9" })).toThrow(
       /workspace_id: required when base_url is overridden/,
     );

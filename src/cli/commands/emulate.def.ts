@@ -4,7 +4,8 @@ import type { RunEmulateOptions } from "./emulate.js";
 
 export const emulate = defineCommand<RunEmulateOptions>({
   name: "emulate",
-  summary: "Run the five identity services and their APIs locally (with a clock and fault injection)",
+  summary:
+    "Run the identity services (the five of the seeds and the GreenLake platform) and their APIs locally (with a clock and fault injection)",
   globals: ["output", "config"],
   examples: [
     "hpauth emulate",
@@ -15,7 +16,7 @@ export const emulate = defineCommand<RunEmulateOptions>({
   configure: (cmd) => {
     cmd
       .option("--host <addr>", "interface to bind (default 127.0.0.1)")
-      .option("--port <n>", "admin port; providers take the next five (default: free ports)", parsePort)
+      .option("--port <n>", "admin port; providers take the next six (default: free ports)", parsePort)
       .option("--techpulse-expires-in-ms", "answer TechPulse expires_in in milliseconds, like the seed's sample")
       .option("--revoke-family-on-reuse", "revoke a refresh-token family when an old refresh token is replayed")
       .option(

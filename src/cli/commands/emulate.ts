@@ -142,7 +142,7 @@ export async function runEmulate(options: RunEmulateOptions, io: CommandIO): Pro
     const err = e as NodeJS.ErrnoException;
     if (err.code === "EADDRINUSE" || err.code === "EACCES" || err.code === "EADDRNOTAVAIL") {
       throw new HpauthError("USAGE", `Cannot listen on ${emulatorOptions.host ?? "127.0.0.1"}: ${err.message}`, {
-        hint: "Choose another --port (the emulator needs it and the five after it), or 0 for free ports.",
+        hint: "Choose another --port (the emulator needs it and the six after it), or 0 for free ports.",
       });
     }
     if (e instanceof TypeError || e instanceof RangeError) throw new HpauthError("USAGE", `Emulator: ${e.message}`);

@@ -1,4 +1,5 @@
 /** `hpauth git-credential get|store|erase`: definition. The runner is ./git-credential.ts, loaded lazily. */
+import type { Command } from "commander";
 import { HpauthError } from "../../engine/errors.js";
 import { defineCommand, examplesHelp, parseSeconds } from "../command.js";
 import type { GitCredentialOptions } from "./git-credential.js";
@@ -8,6 +9,15 @@ const AUTH = ["auto", "basic", "bearer"] as const;
 function auth(value: string): GitCredentialOptions["auth"] {
   if ((AUTH as readonly string[]).includes(value)) return value as GitCredentialOptions["auth"];
   throw new HpauthError("USAGE", `--auth must be auto, basic or bearer (got "${value}")`);
+}
+
+/** --auth with our parser (its message, exit 2) and its values as choices, which shell completion offers. */
+function authOption(cmd: Command) {
+  const option = cmd
+    .createOption("--auth <mode>", "auto (Bearer when git and the server both offer it) | basic | bearer")
+    .argParser(auth);
+  option.argChoices = [...AUTH];
+  return option;
 }
 
 export const gitCredential = defineCommand<GitCredentialOptions>({
@@ -24,7 +34,7 @@ export const gitCredential = defineCommand<GitCredentialOptions>({
     const shared = (c: typeof cmd) =>
       c
         .option("--git-username <name>", "user name sent with the token as password (default x-access-token)")
-        .option("--auth <mode>", "auto (Bearer when git and the server both offer it) | basic | bearer", auth)
+        .addOption(authOption(c))
         .option("--min-ttl <seconds>", "the token must stay valid at least this long", parseSeconds("--min-ttl"));
     // git appends the action to the helper's own words (`hpauth git-credential -p gl --git-username bot get`):
     // the flags are taken before the action (here) and after it (on each action, as by hand).

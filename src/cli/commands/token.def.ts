@@ -45,11 +45,21 @@ function configure(cmd: Command): void {
     .option("--timeout <seconds>", "give up after this long, whatever is slow (TIMEOUT, exit 5)", timeout);
 }
 
+/**
+ * --format parsed by our own `format` (the fast parser's message, exit 2), with its values as the option's choices so
+ * that shell completion offers them (commander's `.choices()` would replace the parser and its message).
+ */
+function formatOption(cmd: Command) {
+  const option = cmd.createOption("--format <format>", "output format (default raw)").argParser(format);
+  option.argChoices = [...TOKEN_FORMATS];
+  return option;
+}
+
 function configureToken(cmd: Command): void {
   configure(cmd);
   cmd
     .argument("[helper-command]", "with --format bazel: `get`, as Bazel runs a credential helper (request on stdin)")
-    .option("--format <format>", `output format: ${TOKEN_FORMATS.join(" | ")} (default raw)`, format)
+    .addOption(formatOption(cmd))
     .option("--env <name>", "with --format env: the variable for the token (default HPAUTH_TOKEN)")
     .addHelpText(
       "after",

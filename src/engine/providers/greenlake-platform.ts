@@ -182,6 +182,8 @@ export const greenlakePlatform: ProviderDefinition = {
         );
       } else p.tokenUrl = HPE_SSO_TOKEN_URL;
     }
+    // The APIs live on the GLP origin whichever endpoint issues the token (the SSO, a token_url override).
+    p.apiBaseUrl ??= p.baseUrl;
     p.clientAuth ??= "client_secret_post";
     if (p.clientAuth === "none") {
       problems.push('clientAuth: GreenLake needs "client_secret_post" or "client_secret_basic"');
