@@ -322,7 +322,14 @@ export function secretsExposedWarning(config: HpauthConfig, mode: number | undef
   const secrets = inlineSecrets(config);
   if (secrets.length === 0 || mode === undefined || (mode & 0o077) === 0) return undefined;
   const who = mode & 0o007 ? "everyone on this machine" : "its group";
-  return `Warning: ${config.path} holds a secret (${secrets.join(", ")}) and is open to ${who} (mode ${mode.toString(8).padStart(4, "0")}). Run: chmod 600 ${config.path} (or move the secret to client_secret_env / password_env).`;
+  // Where each kind of secret can live instead: the credentials in *_env / *_command fields, a proxy's password in
+  // HTTPS_PROXY (network.md).
+  const proxies = secrets.filter((s) => s.endsWith(".proxy")).length;
+  const move = [
+    ...(proxies < secrets.length ? ["move the secret to client_secret_env / password_env"] : []),
+    ...(proxies > 0 ? ["give the proxy with its password in HTTPS_PROXY instead"] : []),
+  ].join(", or ");
+  return `Warning: ${config.path} holds a secret (${secrets.join(", ")}) and is open to ${who} (mode ${mode.toString(8).padStart(4, "0")}). Run: chmod 600 ${config.path} (or ${move}).`;
 }
 
 /** Reads the config file; a missing file is an empty config unless `mustExist`. */

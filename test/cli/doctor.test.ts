@@ -202,6 +202,9 @@ describe("hpauth doctor", () => {
     // Every other command says so too (the same warning as for an inline client_secret).
     const t = await runCli(bin, ["status", "--config", cfg], {});
     expect(t.err).toContain("profiles.gl.proxy");
+    // The advice fits the secret: a proxy password belongs in HTTPS_PROXY, not in client_secret_env.
+    expect(t.err).toContain("in HTTPS_PROXY instead");
+    expect(t.err).not.toContain("client_secret_env");
     expect(t.out + t.err).not.toContain("pr0xy-pw");
   });
 
