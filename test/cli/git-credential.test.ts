@@ -7,7 +7,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -297,6 +297,15 @@ describe("hpauth git-credential with a real git", () => {
     const filled = kv(r.out);
     expect(filled.username).toBe("x-access-token");
     expect(await apiAccepts(`Bearer ${filled.password}`)).toBe(true);
+  });
+
+  it("profiles remove of a profile a Git host names says so (the host would get no token)", async () => {
+    const copy = join(dir, "remove.toml");
+    await writeFile(copy, await readFile(gitEnv.HPAUTH_CONFIG!, "utf8"), { mode: 0o600 });
+    const r = await runBuiltCli(["profiles", "remove", "gl", "--config", copy, "--store-dir", join(dir, "store-rm")]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain(`[git_credential."${hostPort}"]`);
+    expect(r.err).toContain('still names profile "gl"');
   });
 
   it("never over plain http to a host that is not loopback", async () => {

@@ -384,5 +384,14 @@ async function remove(options: ProfilesOptions, io: CommandIO): Promise<number> 
   await removeProfile(config.path, name);
   if (options.json) io.stdout.write(`${JSON.stringify({ removed: name })}\n`);
   else if (!options.quiet) io.stderr.write(`Removed profile "${name}" from ${config.path}.\n`);
+  // A Git host mapped to it now gets no token (and every command warns of the dangling entry): say so, once, here.
+  const hosts = Object.entries(config.gitCredential ?? {}).filter(([, e]) => e.profile === name);
+  if (hosts.length > 0) {
+    warn(
+      io,
+      options,
+      `Warning: ${hosts.map(([h]) => `[git_credential."${h}"]`).join(", ")} in ${config.path} still name${hosts.length === 1 ? "s" : ""} profile "${name}": point ${hosts.length === 1 ? "it" : "them"} at another profile or remove ${hosts.length === 1 ? "it" : "them"}.`,
+    );
+  }
   return 0;
 }
