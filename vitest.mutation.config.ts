@@ -2,7 +2,7 @@
  * The test files Stryker may run per mutant (`npm run mutation`; scripts/mutation.mjs picks them per module): the
  * fast, in-process ones that exercise src/engine, src/stores and src/config directly from source. Left out:
  * everything that runs the built CLI or dist/ (a mutant in src/ would not reach it), browsers, pseudo-terminals,
- * Redis servers, SIGKILL trials and the long fuzz run. No globalSetup: nothing here needs dist/.
+ * the Redis fleet of processes, SIGKILL trials and the long fuzz run. No globalSetup: nothing here needs dist/.
  *
  * Stryker's vitest runner forces `pool: "threads"` (one worker), whatever is set here: a test that needs a process
  * of its own (process.umask()) skips itself in a worker thread.
@@ -18,6 +18,10 @@ export default defineConfig({
       "test/stores/record.test.ts",
       "test/stores/mutex.test.ts",
       "test/stores/filelock.test.ts",
+      "test/stores/file-fastpath.test.ts",
+      "test/stores/contract.test.ts",
+      // Real redis-servers started by the test itself (redis-server from scripts/system-deps.sh).
+      "test/stores/redis.test.ts",
       "test/security/echo.test.ts",
       "test/fuzz/regressions.test.ts",
       "test/cli/config.test.ts",
