@@ -23,6 +23,9 @@ export default defineConfig({
       // Real redis-servers started by the test itself (redis-server from scripts/system-deps.sh).
       "test/stores/redis.test.ts",
       "test/security/echo.test.ts",
+      // The loopback authorizer and the browser helpers, driven by fetch in place of a browser (no chromium).
+      "test/login/authorizer.test.ts",
+      "test/login/browser-import.test.ts",
       "test/fuzz/regressions.test.ts",
       "test/cli/config.test.ts",
     ],

@@ -13,13 +13,14 @@
  *   npm run mutation -- redact record    the groups named (a group's name or its source path)
  *   npm run mutation -- --force redact   retest every mutant of the group, ignoring its incremental file
  *   npm run mutation -- --summary        only print the table of docs/mutation.md from the files already there
+ *   npm run mutation -- --write-docs     rewrite that table in docs/mutation.md from the files already there
  *   npm run mutation -- --list           the groups and their test files
  *
  * Stryker runs under `nice -n 19` with one test process (stryker.config.mjs); pass `--concurrency 2` through on a
  * quiet machine.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -128,6 +129,11 @@ export const GROUPS = [
     mutate: ["src/stores/memory.ts", "src/stores/file-names.ts"],
     tests: ["test/stores/contract.test.ts", "test/stores/file.test.ts", "test/stores/filelock.test.ts"],
   },
+  {
+    name: "login",
+    mutate: "src/engine/login/*.ts",
+    tests: ["test/login/authorizer.test.ts", "test/login/browser-import.test.ts"],
+  },
   { name: "config", mutate: "src/config/*.ts", tests: ["test/cli/config.test.ts"] },
 ];
 
@@ -161,7 +167,8 @@ function summarize(g) {
   return { counts, detected, valid, score: valid ? (100 * detected) / valid : 100, survivors };
 }
 
-function printSummary() {
+/** The results table (markdown) and the list of survivors, from the committed incremental files. */
+function summary() {
   const rows = [
     "| group | mutated | killed | timeout | survived | no coverage | ignored (static) | score |",
     "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -201,21 +208,42 @@ function printSummary() {
   rows.push(
     `| **all run** | | | | | | | **${valid ? ((100 * detected) / valid).toFixed(1) : "–"} %** (${detected}/${valid}) |`,
   );
-  console.log(rows.join("\n"));
-  if (all.length > 0) {
-    console.log("\nSurvivors (file:line mutator → replacement):\n");
-    for (const s of all) {
-      const r = String(s.replacement ?? "").replace(/\s+/g, " ");
-      console.log(
-        `- ${s.file}:${s.line} ${s.mutator}${s.status === "NoCoverage" ? " (no coverage)" : ""} → \`${r.length > 70 ? `${r.slice(0, 70)}…` : r}\``,
-      );
-    }
+  const survivors = all.map((s) => {
+    const r = String(s.replacement ?? "").replace(/\s+/g, " ");
+    return `- ${s.file}:${s.line} ${s.mutator}${s.status === "NoCoverage" ? " (no coverage)" : ""} → \`${r.length > 70 ? `${r.slice(0, 70)}…` : r}\``;
+  });
+  return { table: rows.join("\n"), survivors };
+}
+
+function printSummary() {
+  const { table, survivors } = summary();
+  console.log(table);
+  if (survivors.length > 0) console.log(`\nSurvivors (file:line mutator → replacement):\n\n${survivors.join("\n")}`);
+}
+
+/** Rewrites the table of docs/mutation.md (between its two marker comments) from the committed results. */
+function writeDocs() {
+  const path = join(root, "docs/mutation.md");
+  const doc = readFileSync(path, "utf8");
+  const begin = "<!-- mutation-table:begin (npm run mutation -- --write-docs) -->";
+  const end = "<!-- mutation-table:end -->";
+  const i = doc.indexOf(begin);
+  const j = doc.indexOf(end);
+  if (i < 0 || j < i) {
+    console.error(`docs/mutation.md has no ${begin} … ${end} markers`);
+    process.exit(2);
   }
+  writeFileSync(path, `${doc.slice(0, i + begin.length)}\n${summary().table}\n${doc.slice(j)}`);
+  console.error("docs/mutation.md: table rewritten");
 }
 
 const args = process.argv.slice(2);
 if (args.includes("--list")) {
   for (const g of GROUPS) console.log(`${g.name}\t${[g.mutate].flat().join(",")}\t${g.tests.join(" ")}`);
+  process.exit(0);
+}
+if (args.includes("--write-docs")) {
+  writeDocs();
   process.exit(0);
 }
 if (args.includes("--summary")) {
