@@ -33,6 +33,21 @@ export interface StartRedisOptions {
   tls?: boolean;
 }
 
+/**
+ * Linux: the server gets SIGKILL when the thread that started it exits (setpriv --pdeathsig, then exec, same pid), so a
+ * test process killed before its afterAll (Stryker ends a test runner whose mutant hangs; a crash) leaves no
+ * redis-server behind. Every server here lives within one test file, in the thread that started it.
+ */
+const SETPRIV = (() => {
+  if (process.platform !== "linux") return false;
+  try {
+    execFileSync("setpriv", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -103,7 +118,9 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   };
 
   const launch = async (): Promise<void> => {
-    const p = spawn("redis-server", args(), { stdio: ["ignore", "pipe", "pipe"] });
+    const p = SETPRIV
+      ? spawn("setpriv", ["--pdeathsig", "KILL", "redis-server", ...args()], { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn("redis-server", args(), { stdio: ["ignore", "pipe", "pipe"] });
     proc = p;
     let out = "";
     await new Promise<void>((resolve, reject) => {
