@@ -22,6 +22,10 @@ export default defineConfig({
       "test/stores/contract.test.ts",
       // Real redis-servers started by the test itself (redis-server from scripts/system-deps.sh).
       "test/stores/redis.test.ts",
+      "test/stores/redis-url.test.ts",
+      "test/stores/redis-records.test.ts",
+      "test/stores/redis-locking.test.ts",
+      "test/stores/redis-connect.test.ts",
       "test/security/echo.test.ts",
       "test/fuzz/regressions.test.ts",
       "test/cli/config.test.ts",
