@@ -506,15 +506,9 @@ export class RedisTokenStore implements TokenStore {
   async #open(): Promise<Client> {
     const loc = this.#loc;
     const o = this.#opts;
-    const parsedPassword = (() => {
-      try {
-        const u = new URL(o.url);
-        return u.password ? decodeURIComponent(u.password) : undefined;
-      } catch {
-        return undefined;
-      }
-    })();
-    const password = o.password ?? parsedPassword;
+    // The constructor has parsed the URL already (parseRedisUrl): it does not throw here.
+    const inUrl = new URL(o.url).password;
+    const password = o.password ?? (inUrl ? decodeURIComponent(inUrl) : undefined);
     const username = o.username ?? loc.username;
     let ready = false;
     let lastCause: Error | undefined;
@@ -585,7 +579,8 @@ export class RedisTokenStore implements TokenStore {
     for (const p of [subs, main]) {
       const c = await p?.catch(() => undefined);
       if (!c) continue;
-      await c.close().catch(() => {
+      // A subscriber's close waits for Redis to answer: while Redis is away, that is never. Then it is destroyed.
+      await withTimeout(c.close(), 1000).catch(() => {
         try {
           c.destroy();
         } catch {
