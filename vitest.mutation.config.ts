@@ -26,6 +26,8 @@ export default defineConfig({
       "test/stores/redis-records.test.ts",
       "test/stores/redis-locking.test.ts",
       "test/stores/redis-connect.test.ts",
+      "test/stores/redis-holder.test.ts",
+      "test/stores/redis-clients.test.ts",
       "test/security/echo.test.ts",
       "test/fuzz/regressions.test.ts",
       "test/cli/config.test.ts",

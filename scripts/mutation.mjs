@@ -128,6 +128,8 @@ export const GROUPS = [
       "test/stores/redis-records.test.ts",
       "test/stores/redis-locking.test.ts",
       "test/stores/redis-connect.test.ts",
+      "test/stores/redis-holder.test.ts",
+      "test/stores/redis-clients.test.ts",
       "test/stores/contract.test.ts",
     ],
   },
