@@ -22,6 +22,12 @@ export default defineConfig({
       "test/stores/contract.test.ts",
       // Real redis-servers started by the test itself (redis-server from scripts/system-deps.sh).
       "test/stores/redis.test.ts",
+      "test/stores/redis-url.test.ts",
+      "test/stores/redis-records.test.ts",
+      "test/stores/redis-locking.test.ts",
+      "test/stores/redis-connect.test.ts",
+      "test/stores/redis-holder.test.ts",
+      "test/stores/redis-clients.test.ts",
       "test/security/echo.test.ts",
       // The loopback authorizer and the browser helpers, driven by fetch in place of a browser (no chromium).
       "test/login/authorizer.test.ts",

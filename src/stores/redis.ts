@@ -88,11 +88,14 @@ const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
 
-/** Compare-and-delete, then wake the waiters. */
+/**
+ * Compare-and-delete, then wake the waiters. PUBLISH by pcall: a user whose ACL has no pub/sub has released all the
+ * same (a script's writes are kept when it fails later), and waiters fall back to their poll.
+ */
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', ARGV[2], '1')
+  redis.pcall('PUBLISH', ARGV[2], '1')
   return 1
 end
 return 0`;
@@ -431,15 +434,16 @@ export class RedisTokenStore implements TokenStore {
       } catch (e) {
         const elapsed = Date.now() - started;
         const cause = isHpauthError(e) ? e.cause : e;
-        if (isHpauthError(e) && (e.code !== "STORE_ERROR" || !transient(cause))) throw e;
+        // A closed store is no outage to wait out.
+        if (this.#closed || (isHpauthError(e) && (e.code !== "STORE_ERROR" || !transient(cause)))) throw e;
         if (!transient(cause) || elapsed >= this.#commitRetryMs) {
           throw this.#error(
             `save the record of "${key}"${elapsed >= this.#commitRetryMs ? ` (retried for ${Math.round(elapsed / 1000)} s)` : ""}`,
             cause,
           );
         }
-        if (elapsed > 0 && backoff === 100)
-          this.#warn(`Redis at ${this.#loc.display} unreachable while saving "${key}"; retrying.`);
+        // Once per write, on its first retry (a first failure is often within the same millisecond: no offline queue).
+        if (backoff === 100) this.#warn(`Redis at ${this.#loc.display} unreachable while saving "${key}"; retrying.`);
         await delay(Math.min(backoff, this.#commitRetryMs - elapsed + 10));
         backoff = Math.min(backoff * 2, 1000);
       }
@@ -502,15 +506,9 @@ export class RedisTokenStore implements TokenStore {
   async #open(): Promise<Client> {
     const loc = this.#loc;
     const o = this.#opts;
-    const parsedPassword = (() => {
-      try {
-        const u = new URL(o.url);
-        return u.password ? decodeURIComponent(u.password) : undefined;
-      } catch {
-        return undefined;
-      }
-    })();
-    const password = o.password ?? parsedPassword;
+    // The constructor has parsed the URL already (parseRedisUrl): it does not throw here.
+    const inUrl = new URL(o.url).password;
+    const password = o.password ?? (inUrl ? decodeURIComponent(inUrl) : undefined);
     const username = o.username ?? loc.username;
     let ready = false;
     let lastCause: Error | undefined;
@@ -581,7 +579,8 @@ export class RedisTokenStore implements TokenStore {
     for (const p of [subs, main]) {
       const c = await p?.catch(() => undefined);
       if (!c) continue;
-      await c.close().catch(() => {
+      // A subscriber's close waits for Redis to answer: while Redis is away, that is never. Then it is destroyed.
+      await withTimeout(c.close(), 1000).catch(() => {
         try {
           c.destroy();
         } catch {
