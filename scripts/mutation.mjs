@@ -46,12 +46,23 @@ export const GROUPS = [
   {
     name: "filelock",
     mutate: "src/stores/filelock.ts",
-    tests: ["test/stores/filelock.test.ts", "test/stores/file-durability.test.ts", "test/stores/file.test.ts"],
+    tests: [
+      "test/stores/filelock.test.ts",
+      "test/stores/filelock-holders.test.ts",
+      "test/stores/filelock-races.test.ts",
+      "test/stores/file-durability.test.ts",
+      "test/stores/file.test.ts",
+    ],
   },
   {
     name: "file",
     mutate: "src/stores/file.ts",
-    tests: ["test/stores/file.test.ts", "test/stores/file-durability.test.ts", "test/stores/record.test.ts"],
+    tests: [
+      "test/stores/file.test.ts",
+      "test/stores/file-durability.test.ts",
+      "test/stores/file-fastpath.test.ts",
+      "test/stores/record.test.ts",
+    ],
   },
   // The write path alone (set, delete, the atomic write and the directory fsync): the durability promise, in a
   // fraction of the time of the whole file. Not counted in the total once "file" itself has run.
