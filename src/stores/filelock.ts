@@ -194,7 +194,8 @@ export async function tryAcquire(lockPath: string, o: DirLockOptions): Promise<A
   };
   const staged = `${lockPath}.new-${owner.nonce}`;
   await o.fs.mkdir(staged, { mode: 0o700 });
-  let held: HeldLock | undefined;
+  // Removed unless it became the lock (then it is gone from under this name).
+  const unstage = () => o.fs.rm(staged, { recursive: true }).catch(() => undefined);
   try {
     await o.fs.writeFile(`${staged}/${OWNER}`, `${JSON.stringify(owner)}\n`, {
       mode: 0o600,
@@ -206,20 +207,24 @@ export async function tryAcquire(lockPath: string, o: DirLockOptions): Promise<A
       // version racing us within these microseconds is the one case left; its heartbeat would then report the loss).
       const there = await o.fs.lstat(lockPath).catch(() => undefined);
       if (!there) {
-        try {
-          await o.fs.rename(staged, lockPath);
-          held = hold(lockPath, owner, ino, o);
-          return { held };
-        } catch (e) {
-          if (!["ENOTEMPTY", "EEXIST", "ENOTDIR", "EISDIR"].includes(errno(e) ?? "")) throw e;
-        }
+        const renamed = await o.fs.rename(staged, lockPath).then(
+          () => true,
+          (e) => {
+            // A lock appeared since the look: judged below like any other.
+            if (!["ENOTEMPTY", "EEXIST", "ENOTDIR", "EISDIR"].includes(errno(e) ?? "")) throw e;
+            return false;
+          },
+        );
+        if (renamed) return { held: hold(lockPath, owner, ino, o) };
       }
       await judge(lockPath, o);
     }
-    return { busy: true };
-  } finally {
-    if (!held) await o.fs.rm(staged, { recursive: true, force: true }).catch(() => undefined);
+  } catch (e) {
+    await unstage();
+    throw e;
   }
+  await unstage();
+  return { busy: true };
 }
 
 /** Someone else's lock is at `lockPath`: take it over if its holder is provably dead or it is stale. */
@@ -306,8 +311,9 @@ function hold(lockPath: string, owner: LockOwner, ino: number, o: DirLockOptions
   let lost = false;
   let timer: NodeJS.Timeout | undefined;
 
+  // Called at most once: the heartbeat stops there. Not after release: the path is no longer ours to watch.
   const compromised = (why: string) => {
-    if (lost || released) return;
+    if (released) return;
     lost = true;
     o.onCompromised(new Error(why));
   };

@@ -388,34 +388,41 @@ describe("a held lock", () => {
   });
 
   it.each([
-    ["having read its owner file", "readFile"],
-    ["having refreshed its mtime", "utimes"],
-  ] as const)("a heartbeat in flight (%s) when the lock is released touches nothing afterwards", async (_, stage) => {
-    let resume: (() => void) | undefined;
-    let armed = false;
-    const paused = new Promise<void>((pausedNow) => {
-      after = async (op, path) => {
-        const target = stage === "readFile" ? join(lockPath, "owner") : lockPath;
-        if (armed && !resume && op === stage && path === target) {
-          await new Promise<void>((r) => {
-            resume = r;
-            pausedNow();
-          });
-        }
-      };
-    });
-    const lock = await acquire({ updateMs: 10 });
-    armed = true;
-    await paused;
-    await lock.release();
-    const successor = await acquire();
-    calls = [];
-    resume!();
-    await sleep(80);
-    expect(lockCalls()).toEqual([]);
-    expect(compromised).toEqual([]);
-    expect(await successor.check()).toBe(true);
-  });
+    ["having read its owner file", "readFile", "after"],
+    ["having refreshed its mtime", "utimes", "after"],
+    ["about to refresh its mtime, which then fails: gone", "utimes", "before"],
+  ] as const)(
+    "a heartbeat in flight (%s) when the lock is released touches nothing afterwards",
+    async (_, stage, when) => {
+      let resume: (() => void) | undefined;
+      let armed = false;
+      const paused = new Promise<void>((pausedNow) => {
+        const pause: Hook = async (op, path) => {
+          const target = stage === "readFile" ? join(lockPath, "owner") : lockPath;
+          if (armed && !resume && op === stage && path === target) {
+            await new Promise<void>((r) => {
+              resume = r;
+              pausedNow();
+            });
+          }
+        };
+        if (when === "after") after = pause;
+        else hook = pause;
+      });
+      const lock = await acquire({ updateMs: 10 });
+      armed = true;
+      await paused;
+      await lock.release();
+      // A successor takes the lock meanwhile, except where the refresh is to find it gone.
+      const successor = when === "after" ? await acquire() : undefined;
+      calls = [];
+      resume!();
+      await sleep(80);
+      expect(lockCalls()).toEqual([]);
+      expect(compromised).toEqual([]); // released, not lost
+      if (successor) expect(await successor.check()).toBe(true);
+    },
+  );
 
   it("release failing to rename (not ENOENT) is thrown, and the lock counts as given up", async () => {
     const lock = await acquire();
