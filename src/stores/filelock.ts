@@ -169,6 +169,8 @@ export type AcquireResult = { held: HeldLock } | { busy: true };
 
 const OWNER = "owner";
 const errno = (e: unknown) => (e as NodeJS.ErrnoException | undefined)?.code;
+/** The error's code is one of `codes` (an error without a code is none of them). */
+const codeIn = (e: unknown, codes: readonly string[]) => (codes as readonly (string | undefined)[]).includes(errno(e));
 
 async function readOwner(fs: StoreFs, lockPath: string): Promise<LockOwner | undefined> {
   try {
@@ -211,7 +213,7 @@ export async function tryAcquire(lockPath: string, o: DirLockOptions): Promise<A
           () => true,
           (e) => {
             // A lock appeared since the look: judged below like any other.
-            if (!["ENOTEMPTY", "EEXIST", "ENOTDIR", "EISDIR"].includes(errno(e) ?? "")) throw e;
+            if (!codeIn(e, ["ENOTEMPTY", "EEXIST", "ENOTDIR", "EISDIR"])) throw e;
             return false;
           },
         );
@@ -268,7 +270,7 @@ async function takeOver(lockPath: string, tomb: string, ino: number, nonce: stri
     await o.fs.rename(lockPath, tomb);
   } catch (e) {
     // ENOTEMPTY/EEXIST: another waiter made this tombstone first. ENOENT: the lock went away. Either way, retry.
-    if (["ENOTEMPTY", "EEXIST", "ENOENT", "ENOTDIR"].includes(errno(e) ?? "")) return;
+    if (codeIn(e, ["ENOTEMPTY", "EEXIST", "ENOENT", "ENOTDIR"])) return;
     throw e;
   }
   if (!(await isLock(o.fs, tomb, ino, nonce))) {
@@ -294,7 +296,7 @@ async function moveAsideNonDirectory(lockPath: string, ino: number, o: DirLockOp
   try {
     await o.fs.rename(lockPath, aside);
   } catch (e) {
-    if (["ENOENT", "ENOTDIR", "EISDIR", "ENOTEMPTY", "EEXIST"].includes(errno(e) ?? "")) return;
+    if (codeIn(e, ["ENOENT", "ENOTDIR", "EISDIR", "ENOTEMPTY", "EEXIST"])) return;
     throw e;
   }
   const moved = await o.fs.lstat(aside).catch(() => undefined);
