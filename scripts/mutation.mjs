@@ -61,6 +61,7 @@ export const GROUPS = [
       "test/stores/file.test.ts",
       "test/stores/file-durability.test.ts",
       "test/stores/file-fastpath.test.ts",
+      "test/stores/file-writers.test.ts",
       "test/stores/record.test.ts",
     ],
   },
@@ -69,21 +70,21 @@ export const GROUPS = [
   {
     name: "file-write",
     subsetOf: "file",
-    mutate: ["src/stores/file.ts:172-240", "src/stores/file.ts:539-576"],
-    tests: ["test/stores/file-durability.test.ts", "test/stores/file.test.ts"],
+    mutate: ["src/stores/file.ts:180-249", "src/stores/file.ts:549-586"],
+    tests: ["test/stores/file-durability.test.ts", "test/stores/file.test.ts", "test/stores/file-writers.test.ts"],
   },
   // The rest of file.ts in three more subsets (together with file-write: the whole file, no line twice), each short
   // enough to finish on a loaded machine; `file` itself supersedes them once it has run.
   {
     name: "file-recovery",
     subsetOf: "file",
-    mutate: ["src/stores/file.ts:341-410", "src/stores/file.ts:438-498"],
-    tests: ["test/stores/file-durability.test.ts", "test/stores/file.test.ts"],
+    mutate: ["src/stores/file.ts:351-420", "src/stores/file.ts:448-508"],
+    tests: ["test/stores/file-durability.test.ts", "test/stores/file.test.ts", "test/stores/file-writers.test.ts"],
   },
   {
     name: "file-read",
     subsetOf: "file",
-    mutate: ["src/stores/file.ts:122-170", "src/stores/file.ts:500-533", "src/stores/file.ts:579-617"],
+    mutate: ["src/stores/file.ts:130-178", "src/stores/file.ts:510-543", "src/stores/file.ts:589-627"],
     tests: [
       "test/stores/file-fastpath.test.ts",
       "test/stores/file.test.ts",
@@ -95,12 +96,17 @@ export const GROUPS = [
     name: "file-rest",
     subsetOf: "file",
     mutate: [
-      "src/stores/file.ts:1-121",
-      "src/stores/file.ts:242-339",
-      "src/stores/file.ts:412-436",
-      "src/stores/file.ts:618-680",
+      "src/stores/file.ts:1-129",
+      "src/stores/file.ts:251-349",
+      "src/stores/file.ts:422-446",
+      "src/stores/file.ts:628-690",
     ],
-    tests: ["test/stores/file.test.ts", "test/stores/file-durability.test.ts", "test/stores/record.test.ts"],
+    tests: [
+      "test/stores/file.test.ts",
+      "test/stores/file-durability.test.ts",
+      "test/stores/file-writers.test.ts",
+      "test/stores/record.test.ts",
+    ],
   },
   {
     name: "mutex",
