@@ -22,6 +22,7 @@ export default defineConfig({
       "test/stores/filelock-races.test.ts",
       "test/stores/file-fastpath.test.ts",
       "test/stores/file-writers.test.ts",
+      "test/stores/file-recovery.test.ts",
       "test/stores/contract.test.ts",
       // Real redis-servers started by the test itself (redis-server from scripts/system-deps.sh).
       "test/stores/redis.test.ts",

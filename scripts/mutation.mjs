@@ -62,6 +62,7 @@ export const GROUPS = [
       "test/stores/file-durability.test.ts",
       "test/stores/file-fastpath.test.ts",
       "test/stores/file-writers.test.ts",
+      "test/stores/file-recovery.test.ts",
       "test/stores/record.test.ts",
     ],
   },
@@ -79,7 +80,12 @@ export const GROUPS = [
     name: "file-recovery",
     subsetOf: "file",
     mutate: ["src/stores/file.ts:351-420", "src/stores/file.ts:448-508"],
-    tests: ["test/stores/file-durability.test.ts", "test/stores/file.test.ts", "test/stores/file-writers.test.ts"],
+    tests: [
+      "test/stores/file-durability.test.ts",
+      "test/stores/file-recovery.test.ts",
+      "test/stores/file.test.ts",
+      "test/stores/file-writers.test.ts",
+    ],
   },
   {
     name: "file-read",
