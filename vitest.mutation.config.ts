@@ -18,7 +18,11 @@ export default defineConfig({
       "test/stores/record.test.ts",
       "test/stores/mutex.test.ts",
       "test/stores/filelock.test.ts",
+      "test/stores/filelock-holders.test.ts",
+      "test/stores/filelock-races.test.ts",
       "test/stores/file-fastpath.test.ts",
+      "test/stores/file-writers.test.ts",
+      "test/stores/file-recovery.test.ts",
       "test/stores/contract.test.ts",
       // Real redis-servers started by the test itself (redis-server from scripts/system-deps.sh).
       "test/stores/redis.test.ts",

@@ -18,6 +18,7 @@ import {
   type HeldLock,
   holderState,
   type ProcessIdentity,
+  type ProcessView,
   type StoreFs,
   selfIdentity,
   tryAcquire,
@@ -65,6 +66,11 @@ export interface FileTokenStoreOptions {
   /** The file-system calls (default `node:fs/promises`); tests inject one to observe the order of writes and syncs. */
   fs?: StoreFs;
   /**
+   * Who is alive: where /proc is and how to probe a pid (default this machine's), for the lock's holders and the
+   * writers named in temp files alike. Tests pass a proc file system of their own.
+   */
+  processes?: ProcessView;
+  /**
    * Non-fatal problems: permissions tightened, a corrupt file preserved, a lock lost while held. Messages name
    * files and keys, never token values. Default: `process.emitWarning`.
    */
@@ -98,6 +104,7 @@ export class FileTokenStore implements TokenStore {
   readonly #tempMaxAgeMs: number;
   readonly #warn: (message: string) => void;
   readonly #fs: StoreFs;
+  readonly #processes: ProcessView | undefined;
   #ready?: Promise<void>;
   /** Per key, the record get() read last and the identity of its file then (the fast path of get). */
   readonly #seen = new Map<string, { id: FileId; record: TokenRecord }>();
@@ -110,6 +117,7 @@ export class FileTokenStore implements TokenStore {
     this.#staleMs = Math.max(options.lockStaleMs ?? DEFAULT_LOCK_STALE_MS, 2000);
     this.#updateMs = Math.min(Math.max(options.lockUpdateMs ?? DEFAULT_LOCK_UPDATE_MS, 250), this.#staleMs / 2);
     this.#fs = options.fs ?? defaultFs;
+    this.#processes = options.processes;
     this.#tempMaxAgeMs = options.tempMaxAgeMs ?? DEFAULT_TEMP_MAX_AGE_MS;
     this.#warn = options.onWarning ?? ((m) => process.emitWarning(m, { code: "HPAUTH_STORE" }));
   }
@@ -205,7 +213,8 @@ export class FileTokenStore implements TokenStore {
             cause: e,
           });
         });
-        if (!IS_WINDOWS) await this.#fs.chmod(copy, 0o600);
+        // copyFile copied the mode of the record, 0600 since #readPrivate: this holds even if it changed since.
+        await this.#fs.chmod(copy, 0o600);
         this.#warn(`Token file ${file} was corrupt (${parsed.reason}); kept a copy at ${copy} and replaced it.`);
       }
     }
@@ -305,6 +314,7 @@ export class FileTokenStore implements TokenStore {
           staleMs: this.#staleMs,
           updateMs: this.#updateMs,
           warn: this.#warn,
+          processes: this.#processes,
           // Warn, and refuse further writes under this lock (set() checks), so a holder that stalled past the stale
           // window cannot clobber the record written by whoever took over.
           onCompromised: (err) => {
@@ -391,13 +401,13 @@ export class FileTokenStore implements TokenStore {
   async #abandoned(name: string, path: string): Promise<boolean> {
     const w = TEMP_NAME.exec(name);
     if (w) {
-      const me = await selfIdentity();
+      const me = await selfIdentity(this.#processes);
       if (w[1] === hostTag(me)) {
         const pid = Number(w[2]);
         const { start: _mine, ...where } = me;
         const writer: ProcessIdentity = w[3] === "x" ? { ...where, pid } : { ...where, pid, start: w[3] };
         if (pid === me.pid && writer.start === me.start) return false; // ours: a write in progress here
-        const state = await holderState(writer);
+        const state = await holderState(writer, this.#processes);
         if (state === "dead") return true;
         if (state === "alive") return false;
       }
@@ -537,7 +547,7 @@ export class FileTokenStore implements TokenStore {
    * written, flushed, renamed over the record, then the directory flushed so the rename survives a power cut.
    */
   async #atomicWrite(file: string, body: string) {
-    const me = await selfIdentity();
+    const me = await selfIdentity(this.#processes);
     // The writer's identity in the name (host tag, pid, start time): whoever finds the file can tell if we died.
     const tag = `${hostTag(me)}-${me.pid}-${me.start ?? "x"}-${randomBytes(8).toString("hex")}`;
     const tmp = this.#join(`.${posix.basename(file.replace(/\\/g, "/"))}.${tag}.tmp`);
@@ -548,14 +558,14 @@ export class FileTokenStore implements TokenStore {
         0o600,
       );
       try {
-        await fh.writeFile(body, "utf8");
+        await fh.writeFile(body);
         await fh.sync();
       } finally {
         await fh.close();
       }
       await this.#fs.rename(tmp, file);
     } catch (e) {
-      await this.#fs.rm(tmp, { force: true }).catch(() => undefined);
+      await this.#fs.rm(tmp).catch(() => undefined); // not there if the open failed
       throw storeError(`Cannot write token file ${file} (${errno(e) ?? "error"}).`, { cause: e });
     }
     await this.#syncDir();

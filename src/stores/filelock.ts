@@ -24,7 +24,7 @@
  * removed — a holder that lost its lock never deletes its successor's.
  */
 import { randomBytes } from "node:crypto";
-import { constants as fsConstants } from "node:fs";
+import { constants as fsConstants, readFileSync, readlinkSync } from "node:fs";
 import * as nodeFs from "node:fs/promises";
 import { hostname } from "node:os";
 
@@ -66,27 +66,39 @@ export interface LockOwner extends ProcessIdentity {
   at: number;
 }
 
-let self: ProcessIdentity | undefined;
-let procFs: Pick<typeof import("node:fs"), "readFileSync" | "readlinkSync"> | undefined;
+/**
+ * Where this module learns about processes: the proc file system (Linux) and kill(pid, 0). The default is the real
+ * one; tests pass a directory of their own as `procRoot` (a zombie holder, a reused pid, a sandbox without /proc).
+ */
+export interface ProcessView {
+  /** Mount point of the proc file system ("/proc"). Where it is missing (macOS, Windows, some sandboxes) every read
+   * fails and a holder is judged by host name, pid and kill(pid, 0) alone. */
+  procRoot: string;
+  /** `process.kill(pid, 0)`: returns if the pid exists, throws ESRCH if it does not (EPERM: someone else's). */
+  kill: (pid: number, signal: 0) => void;
+}
+
+export const systemProcesses: ProcessView = { procRoot: "/proc", kill: (pid, signal) => process.kill(pid, signal) };
+
+/** Read once per view: a process's identity does not change while it runs. */
+const identities = new WeakMap<ProcessView, ProcessIdentity>();
 
 /** This process's identity (read once). */
-export async function selfIdentity(): Promise<ProcessIdentity> {
-  if (self) return self;
+export async function selfIdentity(view: ProcessView = systemProcesses): Promise<ProcessIdentity> {
+  const known = identities.get(view);
+  if (known) return known;
   const id: ProcessIdentity = { pid: process.pid, host: hostname() };
-  if (process.platform === "linux") {
-    procFs ??= await import("node:fs");
-    try {
-      id.boot = procFs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-      id.pidns = procFs.readlinkSync("/proc/self/ns/pid");
-      const start = procStat(procFs.readFileSync(`/proc/${process.pid}/stat`, "utf8"))?.start;
-      if (start) id.start = start;
-    } catch {
-      // /proc not mounted (some sandboxes): fall back to host name + pid, judged by kill(pid, 0).
-      delete id.boot;
-      delete id.pidns;
-    }
+  try {
+    id.boot = readFileSync(`${view.procRoot}/sys/kernel/random/boot_id`, "utf8").trim();
+    id.pidns = readlinkSync(`${view.procRoot}/self/ns/pid`);
+    const start = procStat(readFileSync(`${view.procRoot}/${process.pid}/stat`, "utf8"))?.start;
+    if (start) id.start = start;
+  } catch {
+    // No /proc (not Linux, or a sandbox without it): fall back to host name + pid, judged by kill(pid, 0).
+    delete id.boot;
+    delete id.pidns;
   }
-  self = id;
+  identities.set(view, id);
   return id;
 }
 
@@ -103,14 +115,18 @@ function procStat(text: string): { state: string; start: string } | undefined {
  * "alive" when the pid is there (a live holder, or a reused pid we cannot tell apart: the stale window decides).
  * "unknown" when the holder lives where we cannot see (another host, container or boot).
  */
-export async function holderState(owner: ProcessIdentity): Promise<"dead" | "alive" | "unknown"> {
-  const me = await selfIdentity();
+export async function holderState(
+  owner: ProcessIdentity,
+  view: ProcessView = systemProcesses,
+): Promise<"dead" | "alive" | "unknown"> {
+  const me = await selfIdentity(view);
   if (owner.host !== me.host || owner.boot !== me.boot || owner.pidns !== me.pidns) return "unknown";
   if (!Number.isSafeInteger(owner.pid) || owner.pid <= 0) return "unknown";
-  if (me.start !== undefined && procFs) {
+  if (me.start !== undefined) {
+    // /proc answered for this process: it answers for the holder too.
     let text: string;
     try {
-      text = procFs.readFileSync(`/proc/${owner.pid}/stat`, "utf8");
+      text = readFileSync(`${view.procRoot}/${owner.pid}/stat`, "utf8");
     } catch (e) {
       return (e as NodeJS.ErrnoException).code === "ENOENT" ? "dead" : "unknown";
     }
@@ -121,7 +137,7 @@ export async function holderState(owner: ProcessIdentity): Promise<"dead" | "ali
     return "alive";
   }
   try {
-    process.kill(owner.pid, 0);
+    view.kill(owner.pid, 0);
     return "alive";
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "ESRCH" ? "dead" : "alive";
@@ -135,6 +151,10 @@ export interface DirLockOptions {
   warn: (message: string) => void;
   /** Called once if the lock is found taken over or removed while held. */
   onCompromised: (err: Error) => void;
+  /** Who is alive (default: this machine's /proc and kill). */
+  processes?: ProcessView;
+  /** The clock (default Date.now): when the lock was taken, and how old a holder's last heartbeat is. */
+  now?: () => number;
 }
 
 export interface HeldLock {
@@ -149,6 +169,8 @@ export type AcquireResult = { held: HeldLock } | { busy: true };
 
 const OWNER = "owner";
 const errno = (e: unknown) => (e as NodeJS.ErrnoException | undefined)?.code;
+/** The error's code is one of `codes` (an error without a code is none of them). */
+const codeIn = (e: unknown, codes: readonly string[]) => (codes as readonly (string | undefined)[]).includes(errno(e));
 
 async function readOwner(fs: StoreFs, lockPath: string): Promise<LockOwner | undefined> {
   try {
@@ -166,10 +188,16 @@ export async function tryAcquire(lockPath: string, o: DirLockOptions): Promise<A
   // The lock is born with its owner file: prepared in a private directory, then renamed into place — rename(2) of a
   // directory fails if the target is a non-empty directory (ENOTEMPTY/EEXIST) or a file (ENOTDIR), so there is no
   // moment where the lock exists without naming its holder (a holder killed there would cost the stale window).
-  const owner: LockOwner = { ...(await selfIdentity()), nonce: randomBytes(16).toString("hex"), at: Date.now() };
+  const now = o.now ?? Date.now;
+  const owner: LockOwner = {
+    ...(await selfIdentity(o.processes)),
+    nonce: randomBytes(16).toString("hex"),
+    at: now(),
+  };
   const staged = `${lockPath}.new-${owner.nonce}`;
   await o.fs.mkdir(staged, { mode: 0o700 });
-  let held: HeldLock | undefined;
+  // Removed unless it became the lock (then it is gone from under this name).
+  const unstage = () => o.fs.rm(staged, { recursive: true }).catch(() => undefined);
   try {
     await o.fs.writeFile(`${staged}/${OWNER}`, `${JSON.stringify(owner)}\n`, {
       mode: 0o600,
@@ -179,25 +207,26 @@ export async function tryAcquire(lockPath: string, o: DirLockOptions): Promise<A
     for (let attempt = 0; attempt < 4; attempt++) {
       // rename(2) would replace an EMPTY directory: an older hpauth's owner-less lock. Look first (that older
       // version racing us within these microseconds is the one case left; its heartbeat would then report the loss).
-      const there = await o.fs.lstat(lockPath).then(
-        () => true,
-        () => false,
-      );
+      const there = await o.fs.lstat(lockPath).catch(() => undefined);
       if (!there) {
-        try {
-          await o.fs.rename(staged, lockPath);
-          held = hold(lockPath, owner, ino, o);
-          return { held };
-        } catch (e) {
-          if (!["ENOTEMPTY", "EEXIST", "ENOTDIR", "EISDIR"].includes(errno(e) ?? "")) throw e;
-        }
+        const renamed = await o.fs.rename(staged, lockPath).then(
+          () => true,
+          (e) => {
+            // A lock appeared since the look: judged below like any other.
+            if (!codeIn(e, ["ENOTEMPTY", "EEXIST", "ENOTDIR", "EISDIR"])) throw e;
+            return false;
+          },
+        );
+        if (renamed) return { held: hold(lockPath, owner, ino, o) };
       }
       await judge(lockPath, o);
     }
-    return { busy: true };
-  } finally {
-    if (!held) await o.fs.rm(staged, { recursive: true, force: true }).catch(() => undefined);
+  } catch (e) {
+    await unstage();
+    throw e;
   }
+  await unstage();
+  return { busy: true };
 }
 
 /** Someone else's lock is at `lockPath`: take it over if its holder is provably dead or it is stale. */
@@ -212,8 +241,8 @@ async function judge(lockPath: string, o: DirLockOptions): Promise<void> {
     return;
   }
   const owner = await readOwner(o.fs, lockPath);
-  const dead = owner !== undefined && (await holderState(owner)) === "dead";
-  const stale = Date.now() - st.mtimeMs > o.staleMs;
+  const dead = owner !== undefined && (await holderState(owner, o.processes)) === "dead";
+  const stale = (o.now ?? Date.now)() - st.mtimeMs > o.staleMs;
   if (!dead && !stale) return;
   // An owner-less lock (an older hpauth's) is taken over only when stale.
   const tomb = owner ? `${lockPath}.dead-${safe(owner.nonce)}` : `${lockPath}.stale-${st.ino}`;
@@ -224,20 +253,27 @@ function safe(nonce: string): string {
   return nonce.replace(/[^A-Za-z0-9]/g, "").slice(0, 32) || "x";
 }
 
+/**
+ * The lock judged is still at `path`: the same directory (inode) naming the same holder (nonce), or still naming
+ * none. The nonce too because a directory removed and made again may get the same inode number.
+ */
+async function isLock(fs: StoreFs, path: string, ino: number, nonce: string | undefined): Promise<boolean> {
+  const st = await fs.lstat(path).catch(() => undefined);
+  return st?.ino === ino && (await readOwner(fs, path))?.nonce === nonce;
+}
+
 async function takeOver(lockPath: string, tomb: string, ino: number, nonce: string | undefined, o: DirLockOptions) {
-  // Right before the rename: still the same lock (same inode, same owner) as the one judged dead or stale.
-  const now = await o.fs.lstat(lockPath).catch(() => undefined);
-  if (!now || now.ino !== ino) return;
-  if (nonce !== undefined && (await readOwner(o.fs, lockPath))?.nonce !== nonce) return;
+  // Right before the rename: still the lock judged dead or stale (an owner-less one may have gained an owner: a new
+  // holder's lock in a directory that got the same inode).
+  if (!(await isLock(o.fs, lockPath, ino, nonce))) return;
   try {
     await o.fs.rename(lockPath, tomb);
   } catch (e) {
     // ENOTEMPTY/EEXIST: another waiter made this tombstone first. ENOENT: the lock went away. Either way, retry.
-    if (["ENOTEMPTY", "EEXIST", "ENOENT", "ENOTDIR"].includes(errno(e) ?? "")) return;
+    if (codeIn(e, ["ENOTEMPTY", "EEXIST", "ENOENT", "ENOTDIR"])) return;
     throw e;
   }
-  const moved = await o.fs.lstat(tomb).catch(() => undefined);
-  if (moved && (moved.ino !== ino || (nonce !== undefined && (await readOwner(o.fs, tomb))?.nonce !== nonce))) {
+  if (!(await isLock(o.fs, tomb, ino, nonce))) {
     // Not the lock we judged (only possible after a stall longer than the tombstones' grace): put it back.
     await o.fs.rename(tomb, lockPath).catch(() => undefined);
     o.warn(`Lock ${lockPath} changed hands during a takeover; left it to its holder.`);
@@ -260,7 +296,7 @@ async function moveAsideNonDirectory(lockPath: string, ino: number, o: DirLockOp
   try {
     await o.fs.rename(lockPath, aside);
   } catch (e) {
-    if (["ENOENT", "ENOTDIR", "EISDIR", "ENOTEMPTY", "EEXIST"].includes(errno(e) ?? "")) return;
+    if (codeIn(e, ["ENOENT", "ENOTDIR", "EISDIR", "ENOTEMPTY", "EEXIST"])) return;
     throw e;
   }
   const moved = await o.fs.lstat(aside).catch(() => undefined);
@@ -273,28 +309,21 @@ async function moveAsideNonDirectory(lockPath: string, ino: number, o: DirLockOp
 
 function hold(lockPath: string, owner: LockOwner, ino: number, o: DirLockOptions): HeldLock {
   let released = false;
+  /** Reported lost: stays lost, even if the directory comes back (a taker that put it back). */
   let lost = false;
   let timer: NodeJS.Timeout | undefined;
 
-  const mine = async (): Promise<boolean> => {
-    const st = await o.fs.lstat(lockPath).catch(() => undefined);
-    return st?.ino === ino && (await readOwner(o.fs, lockPath))?.nonce === owner.nonce;
-  };
+  // Called at most once: the heartbeat stops there. Not after release: the path is no longer ours to watch.
   const compromised = (why: string) => {
-    if (lost || released) return;
+    if (released) return;
     lost = true;
     o.onCompromised(new Error(why));
   };
+  // Runs only from its timer, which release() clears: never after release began, unless release began during it.
   const beat = async () => {
-    timer = undefined;
-    if (released || lost) return;
-    const st = await o.fs.lstat(lockPath).catch(() => undefined);
-    if (released || lost) return;
-    // The owner's nonce too: a directory removed and made again may get the same inode number.
-    if (!st || st.ino !== ino || (await readOwner(o.fs, lockPath))?.nonce !== owner.nonce) {
-      return compromised("the lock directory was removed or replaced");
-    }
-    if (released || lost) return;
+    const ours = await isLock(o.fs, lockPath, ino, owner.nonce);
+    if (released) return; // released meanwhile: whatever is at the path now may be a successor's
+    if (!ours) return compromised("the lock directory was removed or replaced");
     const t = new Date();
     try {
       await o.fs.utimes(lockPath, t, t);
@@ -304,19 +333,20 @@ function hold(lockPath: string, owner: LockOwner, ino: number, o: DirLockOptions
     schedule();
   };
   const schedule = () => {
-    if (released || lost) return;
+    if (released) return;
     timer = setTimeout(() => void beat(), o.updateMs);
-    timer.unref?.();
+    timer.unref();
   };
   schedule();
 
   return {
     owner,
-    check: async () => !lost && !released && (await mine()),
+    check: async () => !lost && !released && (await isLock(o.fs, lockPath, ino, owner.nonce)),
     release: async () => {
       if (released) return;
       released = true;
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
+      // Known lost: what is at the path is a successor's; not even moved for a moment.
       if (lost) return;
       // Rename first, then look: we never delete a lock that turned out not to be ours.
       const gone = `${lockPath}.released-${owner.nonce}`;
@@ -326,12 +356,11 @@ function hold(lockPath: string, owner: LockOwner, ino: number, o: DirLockOptions
         if (errno(e) === "ENOENT") return;
         throw e;
       }
-      const moved = await o.fs.lstat(gone).catch(() => undefined);
-      if (moved && (moved.ino !== ino || (await readOwner(o.fs, gone))?.nonce !== owner.nonce)) {
+      if (!(await isLock(o.fs, gone, ino, owner.nonce))) {
         await o.fs.rename(gone, lockPath).catch(() => undefined);
         return;
       }
-      await o.fs.rm(gone, { recursive: true, force: true });
+      await o.fs.rm(gone, { recursive: true });
     },
   };
 }
