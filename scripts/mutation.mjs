@@ -75,6 +75,8 @@ export const GROUPS = [
       "test/engine/faults.test.ts",
       "test/engine/fault-matrix.test.ts",
       "test/engine/lost-answer.test.ts",
+      "test/engine/http-connect-errors.test.ts",
+      "test/engine/http-retry.test.ts",
     ],
   },
   { name: "manager", mutate: "src/engine/manager.ts", tests: ENGINE_SUITE },
