@@ -77,6 +77,7 @@ export const GROUPS = [
       "test/engine/lost-answer.test.ts",
       "test/engine/http-connect-errors.test.ts",
       "test/engine/http-retry.test.ts",
+      "test/engine/http-edges.test.ts",
     ],
   },
   { name: "manager", mutate: "src/engine/manager.ts", tests: ENGINE_SUITE },

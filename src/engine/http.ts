@@ -576,6 +576,13 @@ export function connectFailure(
   }
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
     const reason = typeof cause?.reason === "string" ? `: ${cause.reason}` : "";
+    // undici wraps (UND_ERR_PRX_TLS) a name mismatch of the https:// proxy's own certificate, not the service's.
+    if (proxy && (error as { cause?: { code?: unknown } }).cause?.code === "UND_ERR_PRX_TLS") {
+      return {
+        message: `${what}: the TLS certificate of ${proxyName} is not valid for the name ${proxy.url.hostname}${reason}`,
+        hint: `Use the host name the proxy's certificate was issued for in ${proxy.from === "proxy" ? "the profile's proxy" : proxy.from}.`,
+      };
+    }
     return {
       message: `${what}: the TLS certificate of ${url.origin}${via} is not valid for the name ${url.hostname}${reason} — ${check}`,
       hint: `Use the host name the certificate was issued for in the profile's ${field ?? "URL"}; a TLS-inspecting proxy must issue certificates for ${url.hostname}.`,
