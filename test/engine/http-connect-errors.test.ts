@@ -11,7 +11,7 @@
  */
 import { createServer, STATUS_CODES } from "node:http";
 import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { connectFailure, networkCode, type SendOptions, send } from "../../src/engine/http.js";
 import { Network } from "../../src/engine/network.js";
@@ -61,27 +61,27 @@ async function refusingProxy(status: number): Promise<ForwardProxy> {
 }
 
 describe("a connection that fails before the request reaches the server", () => {
-  let tls: Emulator;
-  let wrongName: Emulator;
-  let expired: Emulator;
-  let notYet: Emulator;
-  let proxy: ForwardProxy;
-  let locked: ForwardProxy;
-  const nets: Network[] = [];
-
-  beforeAll(async () => {
-    [tls, wrongName, expired, notYet, proxy, locked] = await Promise.all([
-      startEmulator({ tls: true }),
-      startEmulator({ tls: { hosts: ["localhost"] } }),
+  // Started when a test first needs one (Stryker runs only the tests that reach a mutant: most need none or one).
+  const make = {
+    tls: () => startEmulator({ tls: true }),
+    wrongName: () => startEmulator({ tls: { hosts: ["localhost"] } }),
+    expired: () =>
       startEmulator({ tls: { notBefore: new Date(Date.now() - 2 * DAY), notAfter: new Date(Date.now() - DAY) } }),
+    notYet: () =>
       startEmulator({ tls: { notBefore: new Date(Date.now() + DAY), notAfter: new Date(Date.now() + 2 * DAY) } }),
-      startForwardProxy(),
-      startForwardProxy({ credentials: `alice:${PROXY_PASSWORD}` }),
-    ]);
-  }, 60_000);
+    proxy: () => startForwardProxy(),
+    locked: () => startForwardProxy({ credentials: `alice:${PROXY_PASSWORD}` }),
+  };
+  type Made = { [K in keyof typeof make]: Awaited<ReturnType<(typeof make)[K]>> };
+  const made: { [K in keyof Made]?: Promise<Made[K]> } = {};
+  function use<K extends keyof Made>(name: K): Promise<Made[K]> {
+    made[name] ??= make[name]() as Promise<Made[K]> as never;
+    return made[name] as Promise<Made[K]>;
+  }
+  const nets: Network[] = [];
   afterAll(async () => {
     await Promise.all(nets.map((n) => n.close()));
-    await Promise.all([tls, wrongName, expired, notYet, proxy, locked].map((x) => x?.close()));
+    await Promise.all(Object.values(made).map(async (x) => (await x)?.close()));
   });
 
   const tokenUrl = (emu: Emulator) => new URL(`${emu.providers.greenlake.baseUrl}/as/token.oauth2`);
@@ -100,6 +100,7 @@ describe("a connection that fails before the request reaches the server", () => 
 
   describe("TLS: the certificate is refused, so it is said once, not retried", () => {
     it("a CA this machine does not trust: the hint names ca_file and NODE_EXTRA_CA_CERTS", async () => {
+      const tls = await use("tls");
       const url = tokenUrl(tls);
       const t = through(new Network({ env: {} }), url);
       const err = await rejection(send(t.ctx, url, post, TOKEN));
@@ -119,6 +120,8 @@ describe("a connection that fails before the request reaches the server", () => 
     });
 
     it("the same through a proxy: the message names the proxy and the hint TLS inspection", async () => {
+      const tls = await use("tls");
+      const proxy = await use("proxy");
       const url = tokenUrl(tls);
       const t = through(new Network({ env: { HTTPS_PROXY: proxy.url } }), url);
       proxy.log.length = 0;
@@ -134,6 +137,7 @@ describe("a connection that fails before the request reaches the server", () => 
     });
 
     it("with the CA trusted (ca_file), the same request succeeds", async () => {
+      const tls = await use("tls");
       const url = tokenUrl(tls);
       const p = tls.providers.greenlake;
       const t = through(new Network({ env: {}, caFile: tls.caFile ?? "" }), url);
@@ -156,6 +160,7 @@ describe("a connection that fails before the request reaches the server", () => 
     });
 
     it("a certificate for another host name: names the host, the reason, the profile field and the fix", async () => {
+      const wrongName = await use("wrongName");
       const url = tokenUrl(wrongName);
       const t = through(new Network({ env: {}, caFile: wrongName.caFile ?? "" }), url);
       const err = await rejection(send(t.ctx, url, post, TOKEN));
@@ -173,6 +178,7 @@ describe("a connection that fails before the request reaches the server", () => 
     });
 
     it("another host name, with no profile field known for the URL: 'check the URL'", async () => {
+      const wrongName = await use("wrongName");
       const url = tokenUrl(wrongName);
       const t = through(new Network({ env: {}, caFile: wrongName.caFile ?? "" }));
       const err = await rejection(send(t.ctx, url, post, TOKEN));
@@ -181,6 +187,8 @@ describe("a connection that fails before the request reaches the server", () => 
     });
 
     it("an expired certificate, and one not valid yet: the hint is the clock, then the certificate", async () => {
+      const expired = await use("expired");
+      const notYet = await use("notYet");
       for (const [emu, state, code] of [
         [expired, "has expired", "CERT_HAS_EXPIRED"],
         [notYet, "is not valid yet", "CERT_NOT_YET_VALID"],
@@ -199,6 +207,7 @@ describe("a connection that fails before the request reaches the server", () => 
     });
 
     it("a refused certificate on a refresh is no lost answer: nothing was sent (NETWORK_ERROR, one attempt)", async () => {
+      const tls = await use("tls");
       const url = tokenUrl(tls);
       const t = through(new Network({ env: {} }), url);
       const err = await rejection(send(t.ctx, url, post, REFRESH));
@@ -208,6 +217,7 @@ describe("a connection that fails before the request reaches the server", () => 
     });
 
     it("a proxy spoken to over TLS whose own certificate is not trusted: the TLS error inside undici's wrapper", async () => {
+      const tls = await use("tls");
       // The TLS emulator's port as an https:// proxy: the handshake with the proxy fails before any CONNECT.
       const url = new URL("https://hpauth-target.invalid/as/token.oauth2");
       const viaTls = `https://127.0.0.1:${new URL(tls.providers.greenlake.baseUrl).port}`;
@@ -224,6 +234,7 @@ describe("a connection that fails before the request reaches the server", () => 
 
   describe("the proxy", () => {
     it("down (nothing listens on its port): names the proxy and its variable; retried, as it may come back", async () => {
+      const tls = await use("tls");
       const port = await closedPort();
       const url = tokenUrl(tls);
       const t = through(new Network({ env: { HTTPS_PROXY: `http://127.0.0.1:${port}` }, caFile: tls.caFile ?? "" }));
@@ -242,6 +253,8 @@ describe("a connection that fails before the request reaches the server", () => 
     });
 
     it("the profile's own proxy, down, with a password in its URL: the hint names the profile's proxy; no password shown", async () => {
+      const tls = await use("tls");
+      const proxy = await use("proxy");
       const port = await closedPort();
       const url = tokenUrl(tls);
       const t = through(
@@ -260,6 +273,7 @@ describe("a connection that fails before the request reaches the server", () => 
     });
 
     it("a proxy host that does not resolve: said as the proxy's, not the service's", async () => {
+      const tls = await use("tls");
       const url = tokenUrl(tls);
       const t = through(
         new Network({ env: { https_proxy: "http://hpauth-proxy.invalid:3128" }, caFile: tls.caFile ?? "" }),
@@ -273,6 +287,8 @@ describe("a connection that fails before the request reaches the server", () => 
     });
 
     it("wanting credentials (407): explained, naming where they go; not retried", async () => {
+      const tls = await use("tls");
+      const locked = await use("locked");
       const url = tokenUrl(tls);
       const t = through(new Network({ env: { HTTPS_PROXY: locked.url }, caFile: tls.caFile ?? "" }), url);
       locked.log.length = 0;
@@ -290,6 +306,8 @@ describe("a connection that fails before the request reaches the server", () => 
     });
 
     it("wrong credentials in the profile's proxy: 407 again, the password masked, the hint names `proxy`", async () => {
+      const tls = await use("tls");
+      const locked = await use("locked");
       const url = tokenUrl(tls);
       const wrong = locked.url.replace("http://", `http://alice:${PROXY_PASSWORD}x@`);
       const t = through(new Network({ env: {}, proxy: wrong, caFile: tls.caFile ?? "" }), url);
@@ -303,6 +321,8 @@ describe("a connection that fails before the request reaches the server", () => 
     });
 
     it("with the right credentials, the same request goes through", async () => {
+      const tls = await use("tls");
+      const locked = await use("locked");
       const url = tokenUrl(tls);
       const right = locked.url.replace("http://", `http://alice:${PROXY_PASSWORD}@`);
       const t = through(new Network({ env: { HTTPS_PROXY: right }, caFile: tls.caFile ?? "" }), url);
@@ -402,7 +422,8 @@ describe("a connection that fails before the request reaches the server", () => 
     });
 
     it("an unreadable ca_file is the network's own verdict: CONFIG_INVALID (exit 2) at once", async () => {
-      const url = tokenUrl(tls);
+      // The file is read before any connection: no server needed.
+      const url = new URL("https://127.0.0.1:1/as/token.oauth2");
       const t = through(new Network({ env: {}, caFile: "/nonexistent/hpauth-ca.pem" }));
       const err = await rejection(send(t.ctx, url, post, TOKEN));
       expect(err.code).toBe("CONFIG_INVALID");

@@ -2,7 +2,7 @@
  * Edges of src/engine/http.ts not covered by http-retry and http-connect-errors: an https:// proxy whose own
  * certificate is for another name (undici reports it wrapped, as UND_ERR_PRX_TLS: the message must blame the
  * proxy, not the service), a 300 answer where JSON was due (the caller's, like any non-2xx), and a name mismatch
- * reported without Node's reason.
+ * reported without Node's reason, and the "still waiting" event of a request sent once.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -65,6 +65,44 @@ describe("edges", () => {
       expect(res.status).toBe(300);
       expect(res.text).toBe("choose");
     } finally {
+      await new Promise((r) => srv.close(r));
+    }
+  });
+
+  it("a request sent once, past the usual timeout: the wait is said once (progress, --verbose), then the answer is taken", async () => {
+    let release: (() => void) | undefined;
+    let requests = 0;
+    // The server answers only once the client has said it is still waiting: no race with the clock.
+    const srv = createServer((req, res) => {
+      requests++;
+      req.resume();
+      release = () => res.writeHead(200, { "content-type": "application/json" }).end('{"access_token":"at"}');
+    });
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+    try {
+      const url = new URL(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/token`);
+      const t = testContext({ retry: { timeoutMs: 50, nonIdempotentTimeoutMs: 20_000 } });
+      t.ctx.emit = (e) => {
+        t.events.push(e);
+        if (e.type === "waiting_answer") release?.();
+      };
+      const res = await send(
+        t.ctx,
+        url,
+        { method: "POST" },
+        { what: "Aruba token refresh", expectJson: true, once: "refresh" },
+      );
+      expect(res.json).toEqual({ access_token: "at" });
+      expect(t.events).toEqual([
+        {
+          type: "waiting_answer",
+          message: `Aruba token refresh: no answer from ${url.origin} after 50ms; waiting up to 20s, as it is not sent twice`,
+          waitedMs: 50,
+        },
+      ]);
+      expect(requests).toBe(1);
+    } finally {
+      srv.closeAllConnections();
       await new Promise((r) => srv.close(r));
     }
   });

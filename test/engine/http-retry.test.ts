@@ -465,7 +465,8 @@ describe("cancellation", () => {
     const ac = new AbortController();
     // The server holds the answer; the caller gives up once the request has arrived.
     const srv = await serve(() => ac.abort());
-    const t = testContext({ signal: ac.signal });
+    // (A code that missed the cancellation would wait for this timeout, then retry: seen below as an event.)
+    const t = testContext({ signal: ac.signal, retry: { timeoutMs: 10_000 } });
     cancelled(await rejection(send(t.ctx, srv.url, post, TOKEN)));
     expect(t.events).toEqual([]);
     expect(t.sleeps).toEqual([]);
@@ -480,6 +481,7 @@ describe("cancellation", () => {
     });
     const t = testContext({
       signal: ac.signal,
+      retry: { timeoutMs: 10_000 },
       // The headers are in: the caller cancels before the body is read.
       fetch: async (input, init) => {
         const res = await fetch(input, init);
