@@ -70,13 +70,16 @@ describe("edges", () => {
   });
 
   it("a request sent once, past the usual timeout: the wait is said once (progress, --verbose), then the answer is taken", async () => {
-    let release: (() => void) | undefined;
+    let respond: (() => void) | undefined;
+    let waited = false;
     let requests = 0;
-    // The server answers only once the client has said it is still waiting: no race with the clock.
+    // The server answers only once the client has said it is still waiting (whichever comes last: the request's
+    // arrival or the event): no race with the clock.
     const srv = createServer((req, res) => {
       requests++;
       req.resume();
-      release = () => res.writeHead(200, { "content-type": "application/json" }).end('{"access_token":"at"}');
+      respond = () => res.writeHead(200, { "content-type": "application/json" }).end('{"access_token":"at"}');
+      if (waited) respond();
     });
     await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
     try {
@@ -84,7 +87,9 @@ describe("edges", () => {
       const t = testContext({ retry: { timeoutMs: 50, nonIdempotentTimeoutMs: 20_000 } });
       t.ctx.emit = (e) => {
         t.events.push(e);
-        if (e.type === "waiting_answer") release?.();
+        if (e.type !== "waiting_answer") return;
+        waited = true;
+        respond?.();
       };
       const res = await send(
         t.ctx,
