@@ -123,12 +123,15 @@ export const GROUPS = [
   {
     name: "http",
     mutate: "src/engine/http.ts",
+    // send() and connectFailure() called directly over real sockets (scripted servers, the TLS emulator, proxies).
+    // faults, fault-matrix and lost-answer (the manager's view of the same promises, seconds of server delays per
+    // case) run in the manager group; here they cost hours on two shared cores (docs/mutation/http.md).
     tests: [
       "test/engine/unit.test.ts",
       "test/fuzz/regressions.test.ts",
-      "test/engine/faults.test.ts",
-      "test/engine/fault-matrix.test.ts",
-      "test/engine/lost-answer.test.ts",
+      "test/engine/http-connect-errors.test.ts",
+      "test/engine/http-retry.test.ts",
+      "test/engine/http-edges.test.ts",
     ],
   },
   { name: "manager", mutate: "src/engine/manager.ts", tests: ENGINE_SUITE },

@@ -315,8 +315,9 @@ async function attemptOnce(ctx: HttpContext, url: URL, init: RequestInit, option
   const signal = ctx.signal && !finish ? AbortSignal.any([ctx.signal, timeout]) : timeout;
   const field = ctx.urlField?.(url);
   // Past the usual timeout a request sent once is still waited for: say so (progress line, --verbose).
+  // (Only a request sent once can have a longer timeout than the usual one.)
   const slow =
-    options.once && timeoutMs > retry.timeoutMs
+    timeoutMs > retry.timeoutMs
       ? setTimeout(() => {
           ctx.emit({
             type: "waiting_answer",
@@ -468,7 +469,7 @@ async function answer(
       }),
     );
   }
-  const parsed = text.trim() === "" ? { ok: false as const } : isJsonText(text);
+  const parsed = isJsonText(text);
   if (options.expectJson && res.status >= 200 && res.status < 300 && !parsed.ok) {
     const what = `${url.origin} answered HTTP ${res.status} with ${looksHtml(text) ? describeBody(text, ctx.secrets()) : text.trim() === "" ? "an empty body" : "a malformed body"} instead of JSON`;
     // A 2xx says the server did what was asked: a refresh rotated, a code exchange created a token. That the
@@ -575,6 +576,13 @@ export function connectFailure(
   }
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
     const reason = typeof cause?.reason === "string" ? `: ${cause.reason}` : "";
+    // undici wraps (UND_ERR_PRX_TLS) a name mismatch of the https:// proxy's own certificate, not the service's.
+    if (proxy && (error as { cause?: { code?: unknown } }).cause?.code === "UND_ERR_PRX_TLS") {
+      return {
+        message: `${what}: the TLS certificate of ${proxyName} is not valid for the name ${proxy.url.hostname}${reason}`,
+        hint: `Use the host name the proxy's certificate was issued for in ${proxy.from === "proxy" ? "the profile's proxy" : proxy.from}.`,
+      };
+    }
     return {
       message: `${what}: the TLS certificate of ${url.origin}${via} is not valid for the name ${url.hostname}${reason} — ${check}`,
       hint: `Use the host name the certificate was issued for in the profile's ${field ?? "URL"}; a TLS-inspecting proxy must issue certificates for ${url.hostname}.`,

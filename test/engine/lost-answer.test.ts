@@ -13,12 +13,27 @@ import { FileTokenStore } from "../../src/stores/file.js";
 import { useHarness } from "./helpers.js";
 
 const h = useHarness();
-/** Idempotent requests give up after 600 ms; requests sent once wait 5 s. */
-const RETRY = { retry: { attempts: 3, timeoutMs: 600, nonIdempotentTimeoutMs: 5000, baseDelayMs: 10 } };
+/**
+ * Generous timeouts for every request whose speed is not the point: a loaded machine, or Stryker's instrumentation,
+ * can make a plain login take seconds. Only the request a test is about gets a short timeout, and then the server is
+ * made slower than it by far (or never answers), so what is asserted is behaviour, never the machine's speed.
+ */
+const RETRY = { retry: { attempts: 3, timeoutMs: 20_000, nonIdempotentTimeoutMs: 20_000, baseDelayMs: 10 } };
+/** The faulted request's policy: idempotent requests give up after 300 ms; requests sent once wait 20 s. */
+const SHORT = { ...RETRY.retry, timeoutMs: 300 };
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
+
+/** Waits (bounded) until `ready()` holds: for what the server does in its own time, instead of a fixed sleep. */
+async function until(ready: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await ready())) {
+    if (Date.now() > end) throw new Error(`still not ${what} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
 
 /** A port nothing listens on (bound, then closed): a real ECONNREFUSED. */
 async function closedPort(): Promise<number> {
@@ -33,12 +48,14 @@ describe("a slow refresh keeps the grant", () => {
   it.each(["aruba-central", "techpulse"] as const)(
     "%s: the server answers after the idempotent timeout, within the refresh timeout: one request, rotated, no login",
     async (provider) => {
-      const m = h.manager(provider, {}, RETRY);
-      const first = await m.getToken();
-      const rt0 = (await m.store.get(m.key))?.refreshToken;
+      const setup = h.manager(provider, {}, RETRY);
+      const first = await setup.getToken();
+      const rt0 = (await setup.store.get(setup.key))?.refreshToken;
       await h.advance(7200);
       await h.emu.admin.resetCounters();
+      // The answer comes 1.5 s after the request: past the idempotent timeout (300 ms) whatever the load.
       await h.emu.admin.fault({ provider, endpoint: "token", type: "delay", delayMs: 1500 });
+      const m = h.manager(provider, {}, { store: setup.store, retry: SHORT });
       const t = await m.getToken();
       expect(t.source).toBe("refresh");
       expect(t.accessToken).not.toBe(first.accessToken);
@@ -50,7 +67,7 @@ describe("a slow refresh keeps the grant", () => {
       const waits = m.events.filter((e) => e.type === "waiting_answer");
       expect(waits).toHaveLength(1);
       expect(waits[0]?.message).toMatch(
-        /no answer from http:\/\/127\.0\.0\.1:\d+ after 600ms; waiting up to 5s, as it is not sent twice$/,
+        /no answer from http:\/\/127\.0\.0\.1:\d+ after 300ms; waiting up to 20s, as it is not sent twice$/,
       );
       const rec = await m.store.get(m.key);
       expect(rec?.refreshToken).not.toBe(rt0);
@@ -59,11 +76,17 @@ describe("a slow refresh keeps the grant", () => {
   );
 
   it("an idempotent login still gives up at the short timeout (and retries)", async () => {
-    await h.emu.admin.fault({ provider: "greenlake", endpoint: "token", type: "delay", delayMs: 1500 });
-    const m = h.manager("greenlake", {}, RETRY);
-    await m.getToken();
-    expect((await h.counters("greenlake")).tokenRequests).toBe(2);
-    expect(m.events.find((e) => e.type === "retry")?.message).toMatch(/timed out after 600ms; retrying in/);
+    // Every attempt answered only after 3 s, ten times the timeout: each one times out, whatever the load.
+    await h.emu.admin.fault({ provider: "greenlake", endpoint: "token", type: "delay", delayMs: 3000, count: 3 });
+    const m = h.manager("greenlake", {}, { retry: SHORT });
+    const err = await m.getToken().catch((e) => e);
+    expect(err.code).toBe("TIMEOUT");
+    expect((await h.counters("greenlake")).tokenRequests).toBe(3);
+    const retries = m.events.filter((e) => e.type === "retry");
+    expect(retries).toHaveLength(2);
+    expect(retries[0]?.message).toMatch(/timed out after 300ms; retrying in/);
+    // With the faults used up, the same manager logs in.
+    expect((await m.getToken()).source).toBe("login");
   });
 });
 
@@ -76,12 +99,12 @@ describe("an answer lost after sending", () => {
     const before = await store.get(withBrowser.key);
     await h.advance(3600);
     await h.emu.admin.resetCounters();
-    // The server rotates after 2 s; the client waits 800 ms for a request it must not repeat.
-    await h.emu.admin.fault({ provider: "techpulse", endpoint: "token", type: "delay", delayMs: 2000 });
+    // The server rotates after 3 s; the client waits 800 ms for a request it must not repeat.
+    await h.emu.admin.fault({ provider: "techpulse", endpoint: "token", type: "delay", delayMs: 3000 });
     const m = h.manager(
       "techpulse",
       {},
-      { store, authorizer: undefined, retry: { ...RETRY.retry, nonIdempotentTimeoutMs: 800 } },
+      { store, authorizer: undefined, retry: { ...RETRY.retry, timeoutMs: 300, nonIdempotentTimeoutMs: 800 } },
     );
     const err = await m.getToken().catch((e) => e);
     expect(err.code).toBe("ANSWER_LOST");
@@ -100,7 +123,7 @@ describe("an answer lost after sending", () => {
 
     // The server did rotate (its answer was only late). A fresh process finds the marker, tries the stored
     // refresh token once, is refused, and says what happened instead of "revoked or expired".
-    await new Promise((r) => setTimeout(r, 1500));
+    await until(async () => (await h.counters("techpulse")).refreshes === 1, "rotated by the late refresh");
     const next = createTokenManager({ profile: h.profile("techpulse"), store, runtime: h.runtime, ...RETRY });
     const dead = await next.getToken().catch((e) => e);
     expect(dead.code).toBe("LOGIN_REQUIRED");
@@ -201,9 +224,11 @@ describe("an answer lost after sending", () => {
     const m = h.manager("aruba-central", {}, { ...RETRY, store });
     await m.getToken();
     await h.advance(7200);
-    await h.emu.admin.fault({ provider: "aruba-central", endpoint: "token", type: "delay", delayMs: 400 });
+    await h.emu.admin.resetCounters();
+    // Held 2 s at the server: looked at once the request has arrived, the refresh is surely still in flight.
+    await h.emu.admin.fault({ provider: "aruba-central", endpoint: "token", type: "delay", delayMs: 2000 });
     const pending = m.getToken();
-    await new Promise((r) => setTimeout(r, 200));
+    await until(async () => (await h.counters("aruba-central")).tokenRequests === 1, "sent");
     // Another process's view: a separate store instance on the same directory.
     const other = new FileTokenStore({ dir: store.dir });
     const during = await other.get(m.key);
