@@ -253,3 +253,38 @@ describe("a store that cannot save the result", () => {
     expect((await m.status()).lastError?.code).toBe("STORE_ERROR");
   });
 });
+
+describe("what the next holder learns from a marker", () => {
+  it("a marker and a refused refresh token: the grant_dead event says the lost refresh had rotated it", async () => {
+    const { store, m, before } = await expiredAruba();
+    const sent = h.now() - 60_000;
+    // A previous holder's refresh of a since-rotated refresh token got no answer; the server no longer knows it.
+    await store.inner.set(m.key, { ...before, refreshToken: "a-spent-refresh-token", refreshPendingSince: sent });
+    const t = await m.getToken();
+    expect(t.source).toBe("login");
+    expect(m.events.filter((e) => e.type === "grant_dead").map((e) => e.message)).toEqual([
+      `the refresh token was refused: the refresh sent at ${new Date(sent).toISOString()}, whose answer was lost, had rotated it; a new login is needed`,
+    ]);
+    const rec = await store.get(m.key);
+    expect(rec?.refreshPendingSince).toBeUndefined();
+    expect(rec?.refreshToken).not.toBe("a-spent-refresh-token");
+  });
+});
+
+describe("a refresh answer the server sent but that cannot be used", () => {
+  it("a server that echoes the request: the refresh token read from the store is masked in the error, the events and the record", async () => {
+    const { store, m, before } = await expiredAruba();
+    // Another process: it never saw this refresh token before reading it from the store.
+    const next = h.manager("aruba-central", {}, { store, retry: { attempts: 1 } });
+    await h.emu.admin.fault({ provider: "aruba-central", endpoint: "token", type: "echo", status: 500 });
+    const err = await next.getToken().catch((e) => e);
+    expect(err.code).toBeTypeOf("string");
+    const refresh = before.refreshToken as string;
+    expect(JSON.stringify(next.events)).not.toContain(refresh);
+    expect(`${err.message} ${err.hint ?? ""}`).not.toContain(refresh);
+    const rec = await store.get(m.key);
+    expect(rec?.lastError?.message).toBeTypeOf("string");
+    expect(rec?.lastError?.message).not.toContain(refresh);
+    expect(rec?.refreshToken).toBe(refresh);
+  });
+});

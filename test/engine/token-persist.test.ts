@@ -23,8 +23,10 @@ beforeAll(async () => {
   srv = createServer((req, res) => {
     seen.push(`${req.method} ${req.url?.split("?")[0]}`);
     req.resume();
-    const body = answers.shift() ?? { error: "server_error" };
-    res.writeHead("error" in (body as object) ? 500 : 200, { "content-type": "application/json" });
+    const { __status, ...body } = (answers.shift() ?? { __status: 500, error: "server_error" }) as {
+      __status?: number;
+    };
+    res.writeHead(__status ?? 200, { "content-type": "application/json" });
     res.end(JSON.stringify(body));
   });
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
@@ -136,6 +138,28 @@ describe("a refresh", () => {
     expect("meta" in rec).toBe(false);
     expect("scope" in rec).toBe(false);
     expect("lastLoginAt" in rec).toBe(false);
+  });
+});
+
+describe("a refresh answer that cannot be used", () => {
+  it.each([
+    ["HTTP 200 without an access token", { token_type: "Bearer", expires_in: 60 }, "kept"],
+    ["HTTP 200 with a token type other than Bearer", { access_token: "x", token_type: "mac" }, "kept"],
+    ["HTTP 500 without an OAuth error", { __status: 500, message: "oops" }, "cleared"],
+  ] as const)("%s: INVALID_RESPONSE or the like, the marker %s", async (_n, answer, marker) => {
+    const m = manager("aruba-central");
+    await m.store.set(m.key, arubaGrant(m));
+    answers.push(answer, answer, answer);
+    const err = await m.getToken().catch((e) => e);
+    expect(err.code).toMatch(/^[A-Z_]+$/);
+    const rec = await m.store.get(m.key);
+    expect(rec?.lastError?.code).toBe(err.code);
+    expect(rec?.refreshToken).toBe("old-refresh");
+    if (marker === "kept") {
+      expect(err.code).toBe("INVALID_RESPONSE");
+      expect(err.status).toBe(200);
+      expect(rec?.refreshPendingSince).toBe(NOW);
+    } else expect(rec?.refreshPendingSince).toBeUndefined();
   });
 });
 
