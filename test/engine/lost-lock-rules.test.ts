@@ -49,6 +49,22 @@ describe("the marker's precondition", () => {
   });
 });
 
+describe("the marker after a logout meanwhile", () => {
+  it("the record is gone: the store's refusal is what the error says, nothing sent", async () => {
+    const { store, m } = await expiredAruba();
+    store.before.set(0, async () => {
+      store.lockLost = true;
+      await store.inner.delete(m.key);
+    });
+    const err = await m.getToken().catch((e) => e);
+    expect(err.code).toBe("STORE_ERROR");
+    expect(err.message).toBe(
+      `Could not write to the hook store before refreshing (nothing was sent): the lock on "${m.key}" was lost and the record changed`,
+    );
+    expect((await h.counters("aruba-central")).tokenRequests).toBe(0);
+  });
+});
+
 describe("the result's precondition", () => {
   it("another holder's newer access token beside the refresh token we started from: theirs is kept and served", async () => {
     const { store, m, before } = await expiredAruba();
