@@ -101,7 +101,7 @@ describe("fetch", () => {
     const m = h.manager("techpulse");
     await m.getToken();
     await h.emu.admin.fault({ provider: "techpulse", endpoint: "api", type: "status", status: 401 });
-    const res = await m.fetch(GRAPH, { method: "POST", body: body() as BodyInit });
+    const res = await m.fetch(GRAPH, { method: "POST", body: body() as RequestInit["body"] });
     expect(res.status).not.toBe(401);
     expect(m.events.find((e) => e.type === "unauthorized")?.message).toMatch(
       /^HTTP 401 on http:\/\/127\.0\.0\.1:\d+: refreshing once and retrying$/,
