@@ -31,7 +31,7 @@ class LocklessStore implements TokenStore {
   }
 }
 
-/** Two "processes" on one lockless store; the first one's refresh is held 1 s at the server (sent 300 ms before the second one's). */
+/** Two "processes" on one lockless store; the first one's refresh, sent 300 ms ahead, is held 1 s at the server. */
 async function race() {
   const store = new LocklessStore();
   const first = h.manager("techpulse", {}, { store });
