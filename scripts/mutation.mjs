@@ -135,6 +135,28 @@ export const GROUPS = [
     ],
   },
   { name: "manager", mutate: "src/engine/manager.ts", tests: ENGINE_SUITE },
+  // The refresh path alone (the re-read under the lock and what follows a refusal, the refresh-in-flight marker, the
+  // refresh and its outcome), with the fast test files that pin its promises: what a full "manager" run (about 1100
+  // mutants, several hours on two shared cores) could not finish in one session. docs/mutation/manager.md. Not
+  // counted in the total once "manager" itself has run.
+  {
+    name: "manager-core",
+    subsetOf: "manager",
+    mutate: ["src/engine/manager.ts:494-624"],
+    tests: [
+      "test/engine/store-commit.test.ts",
+      "test/engine/lost-lock-rules.test.ts",
+      "test/engine/refresh-without-marker.test.ts",
+      "test/engine/serve-or-refresh.test.ts",
+      "test/engine/dead-grant.test.ts",
+      "test/engine/token-persist.test.ts",
+      "test/engine/login-budget-edges.test.ts",
+      "test/engine/single-flight.test.ts",
+      "test/engine/interrupted-refresh.test.ts",
+      "test/engine/lost-answer.test.ts",
+      "test/engine/flows.test.ts",
+    ],
+  },
   {
     name: "providers",
     mutate: "src/engine/providers/*.ts",

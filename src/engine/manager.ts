@@ -220,8 +220,12 @@ export class TokenManager {
   async importTokens(input: { accessToken?: string; refreshToken: string; expiresIn?: number }): Promise<AccessToken> {
     const p = this.profile;
     const canRefresh = this.#def.supportsRefresh(p);
-    if (!canRefresh && !input.accessToken) {
-      throw new HpauthError("USAGE", `${this.#def.title} has no refresh grant: import needs an access token`, {
+    if ((!canRefresh || !input.refreshToken) && !input.accessToken) {
+      // An empty refresh token is nothing to refresh with: said here, not as an internal error of the refresh.
+      const why = canRefresh
+        ? "Nothing to import: give a refresh token or an access token"
+        : `${this.#def.title} has no refresh grant: import needs an access token`;
+      throw new HpauthError("USAGE", why, {
         provider: p.provider,
         profile: p.name,
       });
@@ -244,7 +248,7 @@ export class TokenManager {
         this.#emit({ type: "import", message: "imported an access token and refresh token" });
         return this.#toAccessToken(rec, "login");
       }
-      if (!canRefresh) {
+      if (!canRefresh || !input.refreshToken) {
         throw new HpauthError("INVALID_GRANT", "The imported access token is expired or its lifetime is unknown", {
           provider: p.provider,
           profile: p.name,
