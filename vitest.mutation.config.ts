@@ -20,6 +20,8 @@ export default defineConfig({
       "test/stores/filelock.test.ts",
       "test/stores/file-fastpath.test.ts",
       "test/stores/contract.test.ts",
+      "test/stores/file-names.test.ts",
+      "test/stores/memory-store.test.ts",
       // Real redis-servers started by the test itself (redis-server from scripts/system-deps.sh).
       "test/stores/redis.test.ts",
       "test/security/echo.test.ts",
