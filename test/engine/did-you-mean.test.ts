@@ -25,6 +25,8 @@ describe("didYouMean", () => {
     // Two letters are not enough to be found inside a word: "ac" is in "APAC-1" but starts nothing.
     expect(didYouMean("ac", ["APAC-1", "ZZZZZZZZ"])).toBeUndefined();
     expect(didYouMean("ap", ["APAC-1", "ZZZZZZZZ"])).toBe("APAC-1");
+    // Three letters are.
+    expect(didYouMean("pac", REGIONS)).toBe("APAC-1");
   });
 
   it("several choices starting with it: the nearest within two edits, else nothing", () => {
@@ -52,6 +54,9 @@ describe("didYouMean", () => {
     expect(didYouMean("", PROVIDER_IDS)).toBeUndefined();
     expect(didYouMean("   ", PROVIDER_IDS)).toBeUndefined();
     expect(didYouMean("x", [])).toBeUndefined();
+    // Even where every choice "starts with" the empty string and one is near it.
+    expect(didYouMean("", ["us"])).toBeUndefined();
+    expect(didYouMean(" ", ["u"])).toBeUndefined();
   });
 });
 

@@ -9,6 +9,7 @@ import {
   decodeZipAuthorities,
   flagGBlockedContracts,
   isGBlockedStatus,
+  jwtExpiry,
 } from "../../src/engine/inspect.js";
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
@@ -40,6 +41,12 @@ describe("decodeJwtToken", () => {
     });
     const noTimes = decodeJwtToken(jwt({ alg: "none" }, { sub: "x" }));
     expect(noTimes).toEqual({ header: { alg: "none" }, claims: { sub: "x" } });
+  });
+
+  it("jwtExpiry: an exp whose milliseconds are no finite number is no expiry", () => {
+    expect(jwtExpiry(jwt({ alg: "none" }, { exp: 1e308 }))).toBeUndefined();
+    expect(jwtExpiry(jwt({ alg: "none" }, { exp: -1e308 }))).toBeUndefined();
+    expect(jwtExpiry(jwt({ alg: "none" }, { exp: 1e20 }))).toBe(1e23);
   });
 
   it("not a JWT: undefined, never a throw", () => {

@@ -4,6 +4,8 @@
  * over real TLS to the emulator. Route decisions are checked against undici's own in test/engine/network.test.ts.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rootCertificates } from "node:tls";
@@ -11,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import type { HpauthError } from "../../src/engine/errors.js";
 import { Network, parseProxy, showProxy } from "../../src/engine/network.js";
+import { type ForwardProxy, startForwardProxy } from "../cli/network-helpers.js";
 
 const fail = <T>(p: Promise<T>) =>
   p.then(
@@ -52,6 +55,10 @@ describe("showProxy", () => {
     expect(showProxy(new URL("http://alice:s3cret-pw@proxy.corp:3128"))).toBe("http://***@proxy.corp:3128");
     expect(showProxy(new URL("http://alice@proxy.corp:3128"))).toBe("http://***@proxy.corp:3128");
     expect(showProxy(new URL("http://:s3cret-pw@proxy.corp:3128"))).toBe("http://***@proxy.corp:3128");
+    // Nor a credential in its query.
+    expect(showProxy(new URL("http://proxy.corp:3128/?access_token=abcd1234efgh"))).toBe(
+      "http://proxy.corp:3128/?access_token=[redacted]",
+    );
     // The URL given is not changed.
     const u = new URL("http://alice:pw@proxy.corp:3128");
     showProxy(u);
@@ -237,5 +244,41 @@ describe("ca_file", () => {
     expect(e.code).toBe("CONFIG_INVALID");
     expect(e.message).toBe(`ca_file: ${der} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
     expect(e.hint).toContain("openssl x509");
+  });
+});
+
+describe("through a proxy", () => {
+  let proxy: ForwardProxy;
+  let target: Server;
+  let origin: string;
+  beforeAll(async () => {
+    proxy = await startForwardProxy();
+    target = createServer((req, res) => res.end(`${req.method} ${req.url}`));
+    await new Promise<void>((r) => target.listen(0, "127.0.0.1", r));
+    origin = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await new Promise((r) => target?.close(r));
+  });
+
+  it("a plain http target is forwarded in absolute form, as forward proxies expect (no CONNECT tunnel)", async () => {
+    const net = new Network({ env: { HTTP_PROXY: proxy.url } });
+    proxy.log.length = 0;
+    const res = await net.fetch(`${origin}/a?b=1`, { method: "POST", body: "x" });
+    expect(await res.text()).toBe("POST /a?b=1");
+    expect(proxy.log).toEqual([`POST ${origin}/a?b=1`]);
+    await net.close();
+  });
+
+  it("close() closes the connections: the network is not used afterwards", async () => {
+    const net = new Network({ env: { HTTP_PROXY: proxy.url } });
+    await (await net.fetch(`${origin}/`)).text();
+    await net.close();
+    await expect(net.fetch(`${origin}/`)).rejects.toThrow();
+    // A network that needed no dispatcher has nothing to close.
+    const direct = new Network({ env: {} });
+    await direct.close();
+    expect(await (await direct.fetch(`${origin}/d`)).text()).toBe("GET /d");
   });
 });

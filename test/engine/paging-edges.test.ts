@@ -62,6 +62,8 @@ describe("nextPageUrl", () => {
     expect(next("offset-limit", "https://x/l?limit=0&offset=0", { items: [1], total: 9 })).toBe(
       "https://x/l?limit=0&offset=1",
     );
+    // limit=0 is a limit given: with no total, a page that is not short goes on.
+    expect(next("offset-limit", "https://x/l?limit=0", { items: [1] })).toBe("https://x/l?limit=0&offset=1");
   });
 
   it("startIndex/count moves startIndex and reads totalCount, not offset and total", () => {
