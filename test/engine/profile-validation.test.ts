@@ -3,6 +3,7 @@
  * saying where to fix it — for a profile from the config file and for a one-off profile made of flags alike.
  * (test/engine/unit.test.ts has the first cases; these pin each rule's edges.)
  */
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { HpauthConfig } from "../../src/config/load.js";
 import { resolveProfile } from "../../src/config/resolve.js";
@@ -476,6 +477,14 @@ describe("store keys", () => {
     const tenant = credentialKey(glp({ workspaceId: "ws1", tenantWorkspaceId: "t1" }));
     expect(new Set([plain, ws, ws2, tenant]).size).toBe(4);
     for (const k of [plain, ws, tenant]) expect(k).toMatch(/^greenlake-platform-[0-9a-f]{24}$/);
+    // Stored keys: the parts, absent ones empty, then the workspace and the tenant (empty when only one is set).
+    const key = (...parts: Array<string | undefined>) =>
+      `greenlake-platform-${createHash("sha256").update(parts.join("\u0000"), "utf8").digest("hex").slice(0, 24)}`;
+    const w = glp({ workspaceId: "ws1" });
+    expect(ws).toBe(key("greenlake-platform", w.tokenUrl, "c", "", "", "workspace:ws1", "tenant:"));
+    const t = glp({ workspaceId: "ws1", tenantWorkspaceId: "t1" });
+    expect(tenant).toBe(key("greenlake-platform", t.tokenUrl, "c", "", "", "workspace:ws1", "tenant:t1"));
+    expect(plain).toBe(key("greenlake-platform", glp().tokenUrl, "c", "", ""));
   });
 
   it("new Central shares the GreenLake platform's tokens for the same client", () => {
@@ -498,6 +507,8 @@ describe("store keys", () => {
     const k2 = loginBudgetKey(validateProfile({ ...a, clientId: "c2", username: "u1" }));
     expect(k1).toBe(k1b);
     expect(k1).not.toBe(k2);
-    expect(k1).toMatch(/^aruba-central-budget-[0-9a-f]{24}$/);
+    // A stored key: every hpauth version and process must find the same budget record.
+    const sha = createHash("sha256").update(["aruba-central", "login-budget", "c1"].join("\u0000"), "utf8");
+    expect(k1).toBe(`aruba-central-budget-${sha.digest("hex").slice(0, 24)}`);
   });
 });
