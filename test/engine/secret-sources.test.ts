@@ -123,6 +123,11 @@ describe("a command", () => {
     expect(e.message).toBe('client_secret: client_secret_command for profile "w" failed (exit status 1): vault sealed');
   });
 
+  it("what a failing command printed on stdout is masked in its stderr, CRLF lines too", async () => {
+    const e = await refused(run("printf 'half-out-value\\r\\n'; echo 'error near half-out-value' >&2; exit 2"));
+    expect(e.message).toBe("client_secret: client_secret_command failed (exit status 2): error near [redacted]");
+  });
+
   it("waits for a slow command by default", async () => {
     expect(await run("sleep 0.3; printf ok")).toBe("ok");
   });
