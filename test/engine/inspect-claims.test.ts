@@ -49,6 +49,29 @@ describe("decodeJwtToken", () => {
     expect(jwtExpiry(jwt({ alg: "none" }, { exp: 1e20 }))).toBe(1e23);
   });
 
+  it("jwtExpiry refuses what jose refuses: a header that is no JSON object, a segment that is no base64url", () => {
+    const claims = b64({ exp: 1_900_000_000 });
+    expect(jwtExpiry(`${b64({ alg: "none" })}.${claims}.c2ln`)).toBe(1_900_000_000_000);
+    for (const header of [[1], "x", 5, null]) {
+      const token = `${b64(header)}.${claims}.c2ln`;
+      expect(jwtExpiry(token), JSON.stringify(header)).toBeUndefined();
+      expect(decodeJwtToken(token)).toBeUndefined();
+    }
+    // A segment in standard base64 (+ or /) is refused by both.
+    const standard = `${b64({ alg: "none" })}.${Buffer.from('{"exp":1900000000,"n":"~~~"}').toString("base64")}.c2ln`;
+    expect(standard).toMatch(/[+/]/);
+    expect(jwtExpiry(standard)).toBeUndefined();
+    expect(decodeJwtToken(standard)).toBeUndefined();
+  });
+
+  it("a padded segment is read as jose reads it", () => {
+    const padded = Buffer.from('{"exp":1900000000 }').toString("base64");
+    expect(padded.endsWith("==")).toBe(true);
+    const token = `${b64({ alg: "none" })}.${padded}.c2ln`;
+    expect(decodeJwtToken(token)?.expiresAt?.getTime()).toBe(1_900_000_000_000);
+    expect(jwtExpiry(token)).toBe(1_900_000_000_000);
+  });
+
   it("not a JWT: undefined, never a throw", () => {
     for (const t of ["opaque", "a.b", "a.b.c.d.e", "!!.??.##", `${b64({ alg: "RS256" })}.${b64([1])}.x`, ""]) {
       expect(decodeJwtToken(t), t).toBeUndefined();

@@ -209,6 +209,18 @@ describe("ca_file", () => {
     await expect(get(net)).rejects.toThrow(/fetch failed/);
   });
 
+  it("an https target through HTTPS_PROXY, an http one through HTTP_PROXY, when both are set", async () => {
+    const [plain, secure] = await Promise.all([startForwardProxy(), startForwardProxy()]);
+    try {
+      const net = new Network({ env: { HTTP_PROXY: plain.url, HTTPS_PROXY: secure.url }, caFile: tls.caFile });
+      expect(await get(net)).toBeGreaterThanOrEqual(200);
+      expect(secure.log).toEqual([`CONNECT ${url.host}`]);
+      expect(plain.log).toEqual([]);
+    } finally {
+      await Promise.all([plain.close(), secure.close()]);
+    }
+  });
+
   it("every certificate of the file is trusted, not only the first", async () => {
     const caFile = await file("two.pem", `${rootCertificates[0]}\n${tls.caPem}\n`);
     expect(await get(new Network({ env: {}, caFile }))).toBeGreaterThanOrEqual(200);
