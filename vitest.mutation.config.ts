@@ -24,6 +24,8 @@ export default defineConfig({
       "test/stores/file-writers.test.ts",
       "test/stores/file-recovery.test.ts",
       "test/stores/contract.test.ts",
+      "test/stores/file-names.test.ts",
+      "test/stores/memory-store.test.ts",
       // Real redis-servers started by the test itself (redis-server from scripts/system-deps.sh).
       "test/stores/redis.test.ts",
       "test/stores/redis-url.test.ts",

@@ -171,7 +171,12 @@ export const GROUPS = [
   {
     name: "profile",
     mutate: ["src/engine/profile.ts", "src/engine/secrets.ts"],
-    tests: ["test/engine/unit.test.ts", "test/engine/smoke.test.ts", "test/engine/flows.test.ts"],
+    tests: [
+      "test/engine/profile-validation.test.ts",
+      "test/engine/secret-sources.test.ts",
+      "test/engine/unit.test.ts",
+      "test/engine/sha256.test.ts",
+    ],
   },
   {
     name: "engine-misc",
@@ -190,11 +195,20 @@ export const GROUPS = [
       "src/engine/runtime.ts",
     ],
     tests: [
-      "test/engine/unit.test.ts",
+      "test/engine/error-json.test.ts",
+      "test/engine/network-settings.test.ts",
       "test/engine/network.test.ts",
+      "test/engine/inspect-claims.test.ts",
+      "test/engine/paging-edges.test.ts",
       "test/engine/paging.test.ts",
-      "test/engine/sha256.test.ts",
+      "test/engine/time-formats.test.ts",
       "test/engine/jwt.test.ts",
+      "test/engine/did-you-mean.test.ts",
+      "test/engine/sha256.test.ts",
+      "test/engine/freshness.test.ts",
+      "test/engine/field-names.test.ts",
+      "test/engine/runtime.test.ts",
+      "test/engine/unit.test.ts",
     ],
   },
   {
@@ -215,7 +229,12 @@ export const GROUPS = [
   {
     name: "stores-misc",
     mutate: ["src/stores/memory.ts", "src/stores/file-names.ts"],
-    tests: ["test/stores/contract.test.ts", "test/stores/file.test.ts", "test/stores/filelock.test.ts"],
+    tests: [
+      "test/stores/file-names.test.ts",
+      "test/stores/memory-store.test.ts",
+      "test/stores/contract.test.ts",
+      "test/stores/filelock.test.ts",
+    ],
   },
   {
     name: "login",

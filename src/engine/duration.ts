@@ -4,9 +4,11 @@
  */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "-";
-  if (seconds > 0 && seconds < 0.9995) return `${Math.max(1, Math.round(seconds * 1000))}ms`;
-  if (seconds < 9.95 && Math.round(seconds * 10) % 10 !== 0) return `${Math.round(seconds * 10) / 10}s`;
-  const s = Math.max(0, Math.round(seconds));
+  // Less than nothing (a deadline already passed) is nothing: "0s", never "-0.5s".
+  const v = Math.max(0, seconds);
+  if (v > 0 && v < 0.9995) return `${Math.max(1, Math.round(v * 1000))}ms`;
+  if (v < 9.95 && Math.round(v * 10) % 10 !== 0) return `${Math.round(v * 10) / 10}s`;
+  const s = Math.round(v);
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? ` ${s % 60}s` : ""}`;
   const [big, small, unit] =

@@ -5,7 +5,9 @@
  * verifies a signature.
  */
 
-const B64URL = /^[A-Za-z0-9_-]+$/;
+// RFC 7515 leaves the padding out, but jose's decoder (atob, or Uint8Array.fromBase64 where it exists) takes it: so
+// does this one, or a padded token's exp would cap its lifetime in `hpauth inspect` and not in the engine.
+const B64URL = /^[A-Za-z0-9_-]+={0,2}$/;
 
 /** A compact-JWS segment as a JSON object, or undefined (the same inputs jose's decoders refuse). */
 function segment(part: string | undefined): Record<string, unknown> | undefined {

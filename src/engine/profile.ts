@@ -270,10 +270,31 @@ export function validateProfile(profile: NamedProfile): ResolvedProfile {
     throw new HpauthError("CONFIG_INVALID", `Profile "${name}" (${def.id}) is not valid:\n${list}`, {
       provider: def.id,
       profile: name,
-      hint: `Fix the field${problems.length > 1 ? "s" : ""} named above (\`hpauth profiles show ${name}\`).`,
+      hint: fixHint(problems),
     });
   }
   return resolved;
+}
+
+/**
+ * Where the fields named by `problems` (`clientId: …`, `tokenParams.x: …`) are set: the config file's key, the flag
+ * or the HPAUTH_* variable. It fits a profile from the file as well as a one-off one made of flags and variables
+ * (`--provider greenlake …`, named after its provider), which no `hpauth profiles show` could show. A secret's flag
+ * is its *_env one: a secret given as a flag shows in `ps`.
+ */
+function fixHint(problems: string[]): string {
+  const fields: string[] = [];
+  for (const m of problems) {
+    const field = /^[A-Za-z]+/.exec(m)?.[0] ?? "";
+    if (!fields.includes(field)) fields.push(field);
+  }
+  const given = (f: string) => configKey(f === "clientSecret" || f === "password" ? `${f}Env` : f);
+  const flag = (f: string) => `--${given(f).replaceAll("_", "-")}`;
+  if (fields.length === 1) {
+    const f = fields[0] as string;
+    return `Set ${configKey(f)} in the profile, ${flag(f)} or HPAUTH_${given(f).toUpperCase()}.`;
+  }
+  return `Set them in the profile, as flags (${fields.map(flag).join(", ")}) or as HPAUTH_* variables.`;
 }
 
 // A pure-JS SHA-256 (./sha256.ts): the CLI's cached-token probe computes the same key without loading node:crypto.
