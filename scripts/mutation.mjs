@@ -87,6 +87,12 @@ export const GROUPS = [
       "test/engine/oauth2-oidc.test.ts",
       "test/engine/jwt.test.ts",
       "test/engine/aruba-budget.test.ts",
+      "test/engine/greenlake-platform.test.ts",
+      "test/engine/faults.test.ts",
+      "test/engine/provider-wire.test.ts",
+      "test/engine/token-answers.test.ts",
+      "test/engine/provider-profiles.test.ts",
+      "test/engine/oauth2-flow.test.ts",
     ],
   },
   {
