@@ -391,3 +391,230 @@ describe("refusals of a refresh and of a code exchange (TechPulse)", () => {
     expect(await status("2024-01-01")).toEqual([expired("2024-12-31")]);
   });
 });
+
+describe("Aruba Central's three steps, answer by answer", () => {
+  function aruba(extra: Partial<NamedProfile> = {}) {
+    const profile: NamedProfile = {
+      name: "ar",
+      provider: "aruba-central",
+      baseUrl: base,
+      clientId: "ar-client",
+      clientSecret: "ar-secret-abcdef123456",
+      username: "ar-user",
+      password: "ar-password-123456",
+      customerId: "cust-1",
+      ...extra,
+    };
+    const store = new MemoryTokenStore();
+    return Object.assign(createTokenManager({ profile, store, runtime, ...RETRY }), { store });
+  }
+  const COOKIES = { "set-cookie": ["csrftoken=csrf-value-1; Path=/", "session=session-value-1; Path=/; HttpOnly"] };
+  const STEP1: Answer = { body: { status: true }, headers: COOKIES };
+  const STEP2: Answer = { body: { auth_code: "aruba-code-123456" } };
+  const PAIR = { access_token: opaque, refresh_token: "ar-refresh-1", token_type: "bearer", expires_in: 7200 };
+  /** The budget is claimed: the next login is refused locally, nothing sent. */
+  async function claimed(m: ReturnType<typeof aruba>) {
+    expect((await m.status()).nextLoginAllowedAt?.getTime()).toBe(NOW + 1800_000);
+    const before = seen.length;
+    expect((await fails(m.login())).code).toBe("LOGIN_BUDGET_EXHAUSTED");
+    expect(seen.length).toBe(before);
+  }
+  async function released(m: ReturnType<typeof aruba>) {
+    expect((await m.status()).nextLoginAllowedAt).toBeUndefined();
+  }
+
+  it("cookies as Set-Cookie gives them: attributes dropped, spaces trimmed, nameless ones ignored", async () => {
+    script = [
+      {
+        body: {},
+        headers: { "set-cookie": ["junk", "=orphan", " session = s-1 ; Path=/", "csrftoken=c-1=x; HttpOnly"] },
+      },
+      STEP2,
+      { body: PAIR },
+    ];
+    const m = aruba();
+    const t = await m.getToken();
+    expect(t.accessToken).toBe(opaque);
+    expect(seen[1]!.headers.cookie).toBe("session=s-1");
+    expect(seen[1]!.headers["x-csrf-token"]).toBe("c-1=x");
+    expect(JSON.parse(seen[2]!.body)).toEqual({
+      client_id: "ar-client",
+      client_secret: "ar-secret-abcdef123456",
+      grant_type: "authorization_code",
+      code: "aruba-code-123456",
+    });
+    await claimed(m);
+  });
+
+  it.each([
+    ["no cookies", {}],
+    ["only the session", { "set-cookie": "session=s-1" }],
+    ["only the CSRF token", { "set-cookie": "csrftoken=c-1" }],
+    ["empty values", { "set-cookie": ["session=", "csrftoken="] }],
+  ])("step 1 with %s: INVALID_RESPONSE, nothing spent", async (_n, headers) => {
+    script = [{ body: {}, headers }];
+    const m = aruba();
+    const e = await fails(m.getToken());
+    expect(e).toMatchObject({ code: "INVALID_RESPONSE", status: 200, provider: "aruba-central", profile: "ar" });
+    expect(e.message).toBe("Aruba login (step 1): no session/csrftoken cookies in the answer");
+    expect(seen).toHaveLength(1);
+    await released(m);
+  });
+
+  it.each([
+    ["with Retry-After", { "retry-after": "120" }, NOW + 120_000],
+    ["with Retry-After 0", { "retry-after": "0" }, NOW + 1800_000],
+    ["without Retry-After", {}, NOW + 1800_000],
+  ])("step 1 refused by the budget (429 %s): LOGIN_BUDGET_EXHAUSTED, the claim kept", async (_n, headers, at) => {
+    script = [{ status: 429, body: { error: "rate_limit_exceeded" }, headers }];
+    const m = aruba();
+    const e = await fails(m.getToken());
+    expect(e).toMatchObject({ code: "LOGIN_BUDGET_EXHAUSTED", status: 429, provider: "aruba-central", profile: "ar" });
+    expect((e.retryAt as Date).getTime()).toBe(at);
+    expect(e.message).toBe(
+      `Aruba Central refused the login: one new token per client id per 30 minutes (next login allowed at ${new Date(at).toISOString()})`,
+    );
+    expect(e.hint).toBe(
+      "Another process or tool created a token for this client id recently; wait, or import a token pair from the Central UI.",
+    );
+    expect(seen).toHaveLength(1);
+    await claimed(m);
+  });
+
+  it("step 2 refused by the budget: the same, for a new authorization code", async () => {
+    script = [STEP1, { status: 429, body: { error: "rate_limit_exceeded" }, headers: { "retry-after": "60" } }];
+    const m = aruba();
+    const e = await fails(m.getToken());
+    expect(e.code).toBe("LOGIN_BUDGET_EXHAUSTED");
+    expect(e.message).toMatch(/^Aruba Central refused a new authorization code: /);
+    expect((e.retryAt as Date).getTime()).toBe(NOW + 60_000);
+    expect(seen).toHaveLength(2);
+    await claimed(m);
+  });
+
+  it("step 2 sends the session and CSRF values, and a refusal that echoes them is redacted", async () => {
+    script = [
+      STEP1,
+      { status: 401, body: { error: "unauthorized", error_description: "bad session-value-1 csrf-value-1" } },
+    ];
+    const m = aruba();
+    const e = await fails(m.getToken());
+    expect(e).toMatchObject({ code: "INVALID_CLIENT", status: 401, oauthError: "unauthorized" });
+    expect(e.message).toMatch(/^Aruba authorization code \(step 2\) refused: HTTP 401: /);
+    expect(e.message).not.toContain("session-value-1");
+    expect(e.message).not.toContain("csrf-value-1");
+    expect(seen[1]!.headers.cookie).toBe("session=session-value-1");
+    expect(seen[1]!.headers["x-csrf-token"]).toBe("csrf-value-1");
+    expect(Object.fromEntries(seen[1]!.url.searchParams)).toEqual({
+      client_id: "ar-client",
+      response_type: "code",
+      scope: "all",
+    });
+    expect(JSON.parse(seen[1]!.body)).toEqual({ customer_id: "cust-1" });
+    await released(m);
+  });
+
+  it.each([
+    ["no auth_code", {}],
+    ["an empty auth_code", { auth_code: "" }],
+    ["a number", { auth_code: 5 }],
+  ])("step 2 with %s: INVALID_RESPONSE, nothing spent", async (_n, body) => {
+    script = [STEP1, { body }];
+    const m = aruba();
+    const e = await fails(m.getToken());
+    expect(e).toMatchObject({ code: "INVALID_RESPONSE", provider: "aruba-central", profile: "ar" });
+    expect(e.message).toBe("Aruba authorization code (step 2): no auth_code in the answer");
+    expect(seen).toHaveLength(2);
+    await released(m);
+  });
+
+  it("step 3 answering 2xx without a token: INVALID_RESPONSE, and the claim stays (a token may exist)", async () => {
+    script = [STEP1, STEP2, { body: { token_type: "bearer" } }];
+    const m = aruba();
+    const e = await fails(m.getToken());
+    expect(e).toMatchObject({ code: "INVALID_RESPONSE", status: 200 });
+    expect(e.message).toBe("Aruba token (step 3): the token response has no access_token");
+    await claimed(m);
+  });
+
+  it("step 3 answering an unreadable 2xx: ANSWER_LOST with the budget advice, the claim stays", async () => {
+    script = [STEP1, STEP2, { body: "{not json" }];
+    const m = aruba();
+    const e = await fails(m.getToken());
+    expect(e.code).toBe("ANSWER_LOST");
+    expect(e.hint).toBe(
+      "Central may have created the token and counted it against its one-login-per-30-minutes budget, so the budget stays claimed for 30 minutes; then run `hpauth login` again, or import a token pair from the Central UI now (`hpauth login --import`).",
+    );
+    expect(seen).toHaveLength(3);
+    await claimed(m);
+  });
+
+  it("step 3 refused (400, the code echoed): INVALID_GRANT with the code hint, redacted, nothing spent", async () => {
+    script = [
+      STEP1,
+      STEP2,
+      { status: 400, body: { error: "invalid_grant", error_description: "aruba-code-123456 expired" } },
+    ];
+    const m = aruba();
+    const e = await fails(m.getToken());
+    expect(e).toMatchObject({ code: "INVALID_GRANT", status: 400 });
+    expect(e.hint).toBe(
+      "The authorization code was refused (expired, already used, or issued for another redirect URI): log in again.",
+    );
+    expect(e.message).toMatch(/^Aruba token \(step 3\) refused: HTTP 400: /);
+    expect(e.message).not.toContain("aruba-code-123456");
+    await released(m);
+  });
+
+  it("step 3 failing on the server (5xx): SERVER_ERROR, nothing spent", async () => {
+    script = [STEP1, STEP2, { status: 500, body: { error: "server_error" } }];
+    const m = aruba();
+    const e = await fails(m.getToken());
+    expect(e.code).toBe("SERVER_ERROR");
+    await released(m);
+  });
+
+  it("a secret that cannot be read fails before step 1: nothing sent, nothing spent", async () => {
+    const m = aruba({ clientSecret: undefined, clientSecretEnv: "HPAUTH_TEST_NO_SUCH_VAR" });
+    const e = await fails(m.getToken());
+    expect(e.code).toBe("SECRET_UNAVAILABLE");
+    expect(seen).toHaveLength(0);
+    const p = aruba({ password: undefined, passwordEnv: "HPAUTH_TEST_NO_SUCH_VAR" });
+    expect((await fails(p.getToken())).code).toBe("SECRET_UNAVAILABLE");
+    expect(seen).toHaveLength(0);
+  });
+
+  it("refresh: a query-string POST without a body; a refusal is the grant's death", async () => {
+    script = [
+      STEP1,
+      STEP2,
+      { body: PAIR },
+      { body: { ...PAIR, access_token: "opaque-2", refresh_token: "ar-refresh-2" } },
+    ];
+    const m = aruba();
+    await m.getToken();
+    clock += 7200_000;
+    const t = await m.getToken();
+    expect(t).toMatchObject({ source: "refresh", accessToken: "opaque-2" });
+    const r = seen[3]!;
+    expect(r.method).toBe("POST");
+    expect(r.url.pathname).toBe("/oauth2/token");
+    expect(Object.fromEntries(r.url.searchParams)).toEqual({
+      client_id: "ar-client",
+      client_secret: "ar-secret-abcdef123456",
+      grant_type: "refresh_token",
+      refresh_token: "ar-refresh-1",
+    });
+    expect(r.body).toBe("");
+    expect((await m.store.get(m.key))?.refreshToken).toBe("ar-refresh-2");
+    script = [{ status: 400, body: { error: "invalid_grant", error_description: "Invalid refresh_token" } }];
+    clock += 7200_000;
+    const outer = await fails(m.refreshGrant());
+    expect(outer.cause).toMatchObject({
+      code: "INVALID_GRANT",
+      status: 400,
+      hint: "The refresh token is no longer accepted; a new login is needed.",
+    });
+    expect((outer.cause as Error).message).toMatch(/^Aruba token refresh refused: HTTP 400/);
+  });
+});
