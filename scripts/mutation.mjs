@@ -89,6 +89,7 @@ export const GROUPS = [
       "test/engine/token-answers.test.ts",
       "test/engine/provider-profiles.test.ts",
       "test/engine/oauth2-flow.test.ts",
+      "test/engine/provider-edges.test.ts",
       "test/engine/flows.test.ts",
       "test/engine/greenlake-platform.test.ts",
       "test/engine/oauth2-basic.test.ts",
