@@ -160,12 +160,19 @@ export const GROUPS = [
   {
     name: "providers",
     mutate: "src/engine/providers/*.ts",
+    // The wire contract and the answers first (fast, scripted or emulated); the slow fault trials of
+    // aruba-budget.test.ts and faults.test.ts belong to the manager and http groups (their fast cases are
+    // restated, provider by provider, in token-answers.test.ts).
     tests: [
+      "test/engine/provider-wire.test.ts",
+      "test/engine/token-answers.test.ts",
+      "test/engine/provider-profiles.test.ts",
+      "test/engine/oauth2-flow.test.ts",
+      "test/engine/provider-edges.test.ts",
       "test/engine/flows.test.ts",
+      "test/engine/greenlake-platform.test.ts",
       "test/engine/oauth2-basic.test.ts",
       "test/engine/oauth2-oidc.test.ts",
-      "test/engine/jwt.test.ts",
-      "test/engine/aruba-budget.test.ts",
     ],
   },
   {
