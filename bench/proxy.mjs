@@ -7,6 +7,8 @@
 //
 //   npm run build && node bench/proxy.mjs [--quick] [--json] [--only SCENARIO] [--baseline DIR]
 //     (--quick: 3 rounds × 2 s, else 6 × 4 s; open-loop runs 5 s / 10 s)
+//   --syscalls: in the open-loop scenario, one more run per target under `strace -c -f -p <pid>`: system calls per
+//     request of each serving process (a count, so independent of the machine's load; needs strace).
 //   --baseline DIR: also runs the `hpauth proxy` of another built tree (DIR/bin/hpauth.js, e.g. the previous commit
 //     checked out and built in a temp dir) as a fourth target in the same rotation: old build vs new build side by side.
 //
@@ -46,6 +48,7 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 const r2 = (x) => Math.round(x * 100) / 100;
+const syscalls = process.argv.includes("--syscalls");
 const baselineDir = process.argv.includes("--baseline")
   ? process.argv[process.argv.indexOf("--baseline") + 1]
   : undefined;
@@ -65,6 +68,27 @@ function cpuMs(pid) {
   }
 }
 const pct = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+
+/** System calls per request of process `pid` (all threads) while `run()` sends requests: strace -c's table. */
+async function syscallsPerRequest(pid, run) {
+  const out = join(root, `strace-${pid}.txt`);
+  const st = spawn("strace", ["-c", "-f", "-o", out, "-p", String(pid)], { stdio: "ignore" });
+  await new Promise((r) => setTimeout(r, 1000)); // attached
+  const res = await run();
+  st.kill("SIGINT");
+  await new Promise((r) => st.on("close", r));
+  const calls = {};
+  for (const l of readFileSync(out, "utf8").split("\n")) {
+    const f = l.trim().split(/\s+/);
+    if (f.length >= 5 && /^\d+$/.test(f[3]) && f.at(-1) !== "total") calls[f.at(-1)] = Number(f[3]);
+  }
+  const n = res.requests.total;
+  const sorted = Object.entries(calls).sort((a, b) => b[1] - a[1]);
+  return {
+    total: r2(sorted.reduce((a, [, c]) => a + c, 0) / n),
+    ...Object.fromEntries(sorted.filter(([, c]) => c / n >= 0.05).map(([k, c]) => [k, r2(c / n)])),
+  };
+}
 
 /** Open loop: `rate` requests per second, evenly spaced, for `seconds`; latencies in ms from each request's send. */
 async function openLoop(url, headers, rate, seconds) {
@@ -211,6 +235,8 @@ async function scenario(name, { delayMs, connections, seconds, rounds, store = "
       runs[t].push({ rps: res.requests.average, p50: res.latency.p50, p99: res.latency.p99, cpu: res.cpuUsPerRequest });
     }
   }
+  const sys = {};
+  if (syscalls && rate) for (const t of order) sys[t] = await syscallsPerRequest(pids[t], () => load(t, seconds));
   px.p.kill("SIGTERM");
   base?.px.p.kill("SIGTERM");
   ref.p.kill("SIGTERM");
@@ -249,6 +275,11 @@ async function scenario(name, { delayMs, connections, seconds, rounds, store = "
     out.baseline_p99_added_ms = added("baseline", "p99");
     out.baseline_cpu_ratio_to_reference = cpuRatio("baseline");
   }
+  if (syscalls && rate) out.syscalls_per_request = sys;
+  // Every run, for a reader who wants more than medians: [req/s, p50 ms, p99 ms, CPU µs per request].
+  out.runs = Object.fromEntries(
+    Object.entries(runs).map(([t, xs]) => [t, xs.map((x) => [r2(x.rps), r2(x.p50), r2(x.p99), Math.round(x.cpu)])]),
+  );
   out.load_average = loadavg().map(r2);
   return out;
 }
@@ -283,7 +314,13 @@ if (asJson) process.stdout.write(`${JSON.stringify(doc)}\n`);
 else {
   for (const r of results)
     log(
-      `${r.scenario.padEnd(16)} ${r.store.padEnd(6)} direct ${r.direct.rps} req/s p99 ${r.direct.p99_ms} ms | proxy ${r.proxy.rps} req/s p99 ${r.proxy.p99_ms} ms: ×${r.throughput_ratio}, p50 +${r.p50_added_ms} ms, p99 +${r.p99_added_ms} ms, ${r.proxy.cpu_us_per_request} µs CPU/req (×${r.cpu_ratio_to_reference} of the reference) | reference ×${r.reference_throughput_ratio}, p99 +${r.reference_p99_added_ms} ms, ${r.reference.cpu_us_per_request} µs CPU/req${r.baseline ? ` | baseline ×${r.baseline_throughput_ratio}, p99 +${r.baseline_p99_added_ms} ms, ${r.baseline.cpu_us_per_request} µs CPU/req (×${r.baseline_cpu_ratio_to_reference})` : ""} | load ${r.load_average.join(" ")}`,
+      `${r.scenario.padEnd(16)} ${r.store.padEnd(6)} direct ${r.direct.rps} req/s p99 ${r.direct.p99_ms} ms | proxy ${r.proxy.rps} req/s p99 ${r.proxy.p99_ms} ms: ×${r.throughput_ratio}, p50 +${r.p50_added_ms} ms, p99 +${r.p99_added_ms} ms, ${r.proxy.cpu_us_per_request} µs CPU/req (×${r.cpu_ratio_to_reference} of the reference) | reference ×${r.reference_throughput_ratio}, p99 +${r.reference_p99_added_ms} ms, ${r.reference.cpu_us_per_request} µs CPU/req${
+        r.syscalls_per_request
+          ? ` | syscalls/request ${Object.entries(r.syscalls_per_request)
+              .map(([t, x]) => `${t} ${x.total}`)
+              .join(", ")}`
+          : ""
+      }${r.baseline ? ` | baseline ×${r.baseline_throughput_ratio}, p99 +${r.baseline_p99_added_ms} ms, ${r.baseline.cpu_us_per_request} µs CPU/req (×${r.baseline_cpu_ratio_to_reference})` : ""} | load ${r.load_average.join(" ")}`,
     );
 }
 process.exit(0);
