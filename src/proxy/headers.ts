@@ -30,9 +30,19 @@ const REQUEST_DROP = new Set([
  */
 const RESPONSE_DROP = new Set([...HOP_BY_HOP, "proxy-authenticate", "trailer", "set-cookie"]);
 
+/** The Connection values nearly every message carries, parsed once. */
+const COMMON_CONNECTION = new Map([
+  ["keep-alive", new Set(["keep-alive"])],
+  ["close", new Set(["close"])],
+]);
+
 /** Field names listed in Connection (RFC 9110 §7.6.1: they are hop-by-hop too). */
 function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
   if (!value) return undefined;
+  if (typeof value === "string") {
+    const common = COMMON_CONNECTION.get(value);
+    if (common) return common;
+  }
   const names = (Array.isArray(value) ? value.join(",") : value)
     .split(",")
     .map((s) => s.trim().toLowerCase())
@@ -44,7 +54,8 @@ function connectionListed(value: string | string[] | undefined): Set<string> | u
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, accessToken: string): Record<string, string> {
   const listed = connectionListed(incoming.connection);
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(incoming)) {
+  for (const name of Object.keys(incoming)) {
+    const value = incoming[name];
     if (value === undefined || REQUEST_DROP.has(name) || listed?.has(name)) continue;
     out[name] = Array.isArray(value) ? value.join(", ") : value;
   }
@@ -59,7 +70,8 @@ export function downstreamResponseHeaders(
 ): OutgoingHttpHeaders {
   const listed = connectionListed(upstream.connection);
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name of Object.keys(upstream)) {
+    const value = upstream[name];
     if (value === undefined || RESPONSE_DROP.has(name) || listed?.has(name)) continue;
     out[name] = value;
   }

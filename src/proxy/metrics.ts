@@ -78,7 +78,11 @@ export class ProxyMetrics {
   });
 
   constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // Event-loop lag sampled every 100 ms, not prom-client's default 10 ms: its timer would wake an idle proxy 100
+    // times a second (≈ 6 ms of CPU per second on the bench machine, ≈ 40 µs per request at 150 req/s); a stall
+    // worth a dashboard's attention is still seen.
+    if (options.processMetrics !== false)
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
   }
 
   text(): Promise<string> {

@@ -5,11 +5,16 @@
  * `renewRejected` — one renewal for all requests that saw it — and the request is sent once more if it can be
  * replayed. No caching and no refresh logic here: the engine does both.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { type Dispatcher, EnvHttpProxyAgent } from "undici";
+import { Agent, type Dispatcher, EnvHttpProxyAgent } from "undici";
 import { rfc3339 } from "../engine/dates.js";
 import { HpauthError, isHpauthError } from "../engine/errors.js";
 import type { TokenManager } from "../engine/manager.js";
@@ -24,6 +29,14 @@ export const RESERVED_PREFIX = "/.hpauth/";
 
 /** Request bodies up to this size are buffered so that a token refusal can be retried with the same body. */
 export const DEFAULT_REPLAY_LIMIT = 64 * 1024;
+
+/**
+ * Answers held back until the engine has judged whether they refuse the token (`isAuthFailure`: 401, and the
+ * providers' 400/403 variants, such as GreenLake's HPE_GL_ERROR bodies); every other answer streams straight through.
+ */
+const AUTH_STATUSES = new Set([400, 401, 403]);
+/** How much of a held answer the engine may read to judge it (the rest waits, paused, for the verdict). */
+const PROBE_LIMIT = 64 * 1024;
 
 /** What the proxy needs of a TokenManager (the engine's public surface for layers that send requests themselves). */
 export type ProxyTokenSource = Pick<TokenManager, "getToken" | "renewRejected" | "isAuthFailure" | "apiUrl"> & {
@@ -81,6 +94,10 @@ export interface RunningProxy {
 interface Listener {
   target: ProxyTarget;
   upstream: URL;
+  /** `upstream.origin` and its path without the trailing slash: what each request's target is appended to. */
+  upstreamOrigin: string;
+  upstreamPrefix: string;
+
   rules: AllowRule[];
   /** The target's dispatcher, else the proxy's. */
   dispatcher: Dispatcher;
@@ -90,31 +107,6 @@ interface Listener {
   lastRenewal?: string;
   /** The getToken() under way, shared by the requests that arrive meanwhile. */
   pending?: Promise<AccessToken> | undefined;
-}
-
-/** A request body read whole (≤ replayLimitBytes): it can be sent again after a token refusal. */
-class ReplayableBody {
-  constructor(readonly chunks: Buffer[]) {}
-}
-
-/**
- * `source.pipe(res)` (backpressure included) settled when the answer is sent or either side fails — what
- * stream.pipeline does, at a fraction of its per-call cost on the hot path of small API answers.
- */
-function pipe(source: Readable, res: ServerResponse): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const fail = (e: Error) => {
-      source.destroy();
-      res.destroy();
-      reject(e);
-    };
-    source.once("error", fail);
-    res.once("close", () => {
-      if (res.writableFinished) resolve();
-      else fail(new Error("the caller closed the connection"));
-    });
-    source.pipe(res);
-  });
 }
 
 /** A 502/503/403… answer of the proxy itself: JSON, snake_case. */
@@ -221,18 +213,31 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const replayLimit = options.replayLimitBytes ?? DEFAULT_REPLAY_LIMIT;
   const ownDispatcher = !options.dispatcher;
   const env = options.env ?? process.env;
+  const httpProxy = env.HTTP_PROXY || env.http_proxy;
+  const httpsProxy = env.HTTPS_PROXY || env.https_proxy;
+  // EnvHttpProxyAgent picks its agent per request (a URL parse and a NO_PROXY match each time); with no proxy set
+  // anywhere it would pick its plain Agent every time, so that Agent is used directly. (It also falls back to
+  // process.env, hence both are asked.)
+  const anyProxy =
+    httpProxy || httpsProxy || process.env.HTTP_PROXY || process.env.http_proxy || process.env.HTTPS_PROXY;
   const dispatcher =
     options.dispatcher ??
-    new EnvHttpProxyAgent({
-      keepAliveTimeout: 30_000,
-      ...(env.HTTP_PROXY || env.http_proxy ? { httpProxy: env.HTTP_PROXY ?? env.http_proxy } : {}),
-      ...(env.HTTPS_PROXY || env.https_proxy ? { httpsProxy: env.HTTPS_PROXY ?? env.https_proxy } : {}),
-      ...(env.NO_PROXY !== undefined || env.no_proxy !== undefined ? { noProxy: env.NO_PROXY ?? env.no_proxy } : {}),
-    });
+    (anyProxy || process.env.https_proxy
+      ? new EnvHttpProxyAgent({
+          keepAliveTimeout: 30_000,
+          ...(httpProxy ? { httpProxy: env.HTTP_PROXY ?? env.http_proxy } : {}),
+          ...(httpsProxy ? { httpsProxy: env.HTTPS_PROXY ?? env.https_proxy } : {}),
+          ...(env.NO_PROXY !== undefined || env.no_proxy !== undefined
+            ? { noProxy: env.NO_PROXY ?? env.no_proxy }
+            : {}),
+        })
+      : new Agent({ keepAliveTimeout: 30_000 }));
   const metrics = new ProxyMetrics(options.processMetrics === false ? { processMetrics: false } : {});
   const log = options.log;
   const servers: Server[] = [];
-  const inFlight = new Set<Promise<void>>();
+  /** Requests being answered, and the close() waiting for them to be none. */
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
   let closing = false;
 
   const countRenewal = (l: Listener, t: AccessToken) => {
@@ -297,93 +302,6 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     }
   }
 
-  /** Sends one upstream request (rejects when the upstream cannot be reached). */
-  async function send(
-    l: Listener,
-    req: IncomingMessage,
-    path: string,
-    accessToken: string,
-    body: Buffer[] | Readable | undefined,
-    signal: AbortSignal,
-  ): Promise<Dispatcher.ResponseData> {
-    const headers = upstreamRequestHeaders(req.headers, accessToken);
-    return l.dispatcher.request({
-      origin: l.upstream.origin,
-      path,
-      method: req.method as Dispatcher.HttpMethod,
-      headers,
-      body: Array.isArray(body) ? (body.length === 1 ? body[0] : Buffer.concat(body)) : (body ?? null),
-      signal,
-    });
-  }
-
-  async function forward(l: Listener, req: IncomingMessage, res: ServerResponse, target: string): Promise<number> {
-    const profile = l.target.name;
-    const abort = new AbortController();
-    const onClose = () => {
-      if (!res.writableFinished) abort.abort();
-    };
-    res.on("close", onClose);
-    try {
-      // The body: none, small enough to buffer (then replayable), or streamed as it comes.
-      let body: ReplayableBody | Readable | undefined;
-      if (hasBody(req)) {
-        const declared = Number(req.headers["content-length"]);
-        if (Number.isFinite(declared) && declared > replayLimit) body = req;
-        else {
-          const { chunks, ended, rest } = await readPrefix(req, replayLimit);
-          body = ended ? new ReplayableBody(chunks) : prefixed(chunks, rest);
-        }
-      }
-      const payload = () => (body instanceof ReplayableBody ? body.chunks : body);
-
-      let t: AccessToken;
-      try {
-        t = await token(l);
-      } catch (e) {
-        return tokenFailure(l, e, req, res);
-      }
-      const upstreamPath = `${l.upstream.pathname.replace(/\/+$/, "")}${target}`;
-      let up = await send(l, req, upstreamPath, t.accessToken, payload(), abort.signal);
-      metrics.upstream.inc({ profile, code_class: statusClass(up.statusCode) });
-      const probe = probeFor(up);
-      if (await l.target.manager.isAuthFailure(probe)) {
-        if (body === undefined || body instanceof ReplayableBody) {
-          up.body.dump().catch(() => {});
-          let fresh: AccessToken;
-          try {
-            fresh = await token(l, t.accessToken);
-          } catch (e) {
-            return tokenFailure(l, e, req, res);
-          }
-          metrics.retries.inc({ profile });
-          // One retry, never a loop: whatever this answers is the caller's.
-          up = await send(l, req, upstreamPath, fresh.accessToken, payload(), abort.signal);
-          metrics.upstream.inc({ profile, code_class: statusClass(up.statusCode) });
-          return relay(up, undefined, res);
-        }
-        // A streamed body is gone: the refusal goes back as it is, and the next request gets a renewed token.
-        metrics.notReplayed.inc({ profile });
-        token(l, t.accessToken).catch(() => {});
-      }
-      return relay(up, probe.consumed(), res);
-    } catch (e) {
-      if (abort.signal.aborted) return 499; // the caller went away
-      const code = (e as { code?: string }).code ?? "UPSTREAM_ERROR";
-      metrics.upstreamErrors.inc({ profile, code });
-      const timeout = /TIMEOUT/.test(code);
-      sendOwn(res, timeout ? 504 : 502, {
-        error: timeout ? "upstream_timeout" : "upstream_unreachable",
-        code,
-        message: redact(`${l.upstream.origin}: ${(e as Error).message}`),
-        profile,
-      });
-      return timeout ? 504 : 502;
-    } finally {
-      res.off("close", onClose);
-    }
-  }
-
   function tokenFailure(l: Listener, e: unknown, req: IncomingMessage, res: ServerResponse): number {
     req.resume();
     const { body, retryAfter } = tokenErrorBody(e, l.target.name);
@@ -392,11 +310,34 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     return 502;
   }
 
-  async function relay(up: Dispatcher.ResponseData, read: ReturnType<ProbeFor["consumed"]>, res: ServerResponse) {
-    res.writeHead(up.statusCode, downstreamResponseHeaders(up.headers));
-    if (read) await pipeline(prefixed(read.chunks, read.rest), res);
-    else await pipe(up.body, res);
-    return up.statusCode;
+  const ctx: ForwardContext = { token, tokenFailure, metrics };
+
+  async function forward(l: Listener, req: IncomingMessage, res: ServerResponse, target: string): Promise<number> {
+    const f = new Forward(ctx, l, req, res, target);
+    // The body: none, small enough to buffer (then replayable), or streamed as it comes.
+    if (hasBody(req)) {
+      const declared = Number(req.headers["content-length"]);
+      if (Number.isFinite(declared) && declared > replayLimit) f.streamBody(req);
+      else {
+        try {
+          const { chunks, ended, rest } = await readPrefix(req, replayLimit);
+          if (ended) f.replayableBody(chunks);
+          else f.streamBody(prefixed(chunks, rest));
+        } catch (e) {
+          f.fail(e as Error); // the caller's body broke off (if the caller is gone, nothing is sent: 499)
+          return f.done;
+        }
+      }
+    }
+    let t: AccessToken;
+    try {
+      t = await token(l);
+    } catch (e) {
+      f.settle(tokenFailure(l, e, req, res));
+      return f.done;
+    }
+    f.send(t.accessToken);
+    return f.done;
   }
 
   function reject(
@@ -443,29 +384,33 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     return forward(l, req, res, target);
   }
 
+  function finished(l: Listener, req: IncomingMessage, started: number, status: number) {
+    const seconds = (performance.now() - started) / 1000;
+    const profile = l.target.name;
+    metrics.inFlight.dec({ profile });
+    metrics.duration.observe({ profile }, seconds);
+    metrics.requests.inc({ profile, code_class: status === 499 ? "4xx" : statusClass(status) });
+    if (log) {
+      const target = redact(req.url ?? "/");
+      log(`[hpauth] proxy ${profile}: ${req.method} ${target} → ${status} ${(seconds * 1000).toFixed(1)} ms`);
+    }
+    if (closing) for (const s of servers) s.closeIdleConnections();
+    if (--inFlight === 0) drained?.();
+  }
+
   function onRequest(l: Listener) {
     const profile = l.target.name;
     return (req: IncomingMessage, res: ServerResponse) => {
       const started = performance.now();
       metrics.inFlight.inc({ profile });
-      const p = handle(l, req, res)
-        .catch((e: unknown) => {
+      inFlight++;
+      handle(l, req, res).then(
+        (status) => finished(l, req, started, status),
+        (e: unknown) => {
           sendOwn(res, 500, { error: "internal", message: redact(String((e as Error)?.message ?? e)), profile });
-          return 500;
-        })
-        .then((status) => {
-          const seconds = (performance.now() - started) / 1000;
-          metrics.inFlight.dec({ profile });
-          metrics.duration.observe({ profile }, seconds);
-          metrics.requests.inc({ profile, code_class: status === 499 ? "4xx" : statusClass(status) });
-          if (log) {
-            const target = redact(req.url ?? "/");
-            log(`[hpauth] proxy ${profile}: ${req.method} ${target} → ${status} ${(seconds * 1000).toFixed(1)} ms`);
-          }
-          if (closing) for (const s of servers) s.closeIdleConnections();
-        })
-        .finally(() => inFlight.delete(p));
-      inFlight.add(p);
+          finished(l, req, started, 500);
+        },
+      );
     };
   }
 
@@ -477,6 +422,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       const l: Listener = {
         target,
         upstream,
+        upstreamOrigin: upstream.origin,
+        upstreamPrefix: upstream.pathname.replace(/\/+$/, ""),
+
         rules: rulesFor(options.allow ?? [], target.name),
         dispatcher: target.dispatcher ?? dispatcher,
         hosts: new Set(),
@@ -519,7 +467,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         for (const s of servers) s.closeAllConnections();
       }, options.drainTimeoutMs ?? 30_000);
       timer.unref();
-      await Promise.all([...inFlight]);
+      if (inFlight > 0) await new Promise<void>((r) => (drained = r));
       for (const s of servers) s.closeIdleConnections();
       await stopped;
       clearTimeout(timer);
@@ -530,43 +478,265 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   return { proxies, metrics, close };
 }
 
-/**
- * `isAuthFailure` takes a Response-like (`status`, `clone()`); the engine reads the body only for the provider
- * variants it knows (GreenLake's HPE_GL_ERROR 400/403). So the body is read — up to 64 KiB — only if the engine
- * asks; whatever was read is sent on to the caller ahead of the rest.
- */
-function probeFor(up: Dispatcher.ResponseData) {
-  let read: Promise<void> | undefined;
-  const chunks: Buffer[] = [];
-  let rest: AsyncIterator<Buffer> | undefined;
-  const readSome = async () => {
-    let size = 0;
-    rest = up.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    while (size <= 64 * 1024) {
-      const { value, done } = await rest.next();
-      if (done) break;
-      chunks.push(value);
-      size += value.length;
-    }
-  };
-  return {
-    status: up.statusCode,
-    clone(): Response {
-      read ??= readSome();
-      const p = read;
-      return new Response(
-        new ReadableStream<Uint8Array>({
-          async start(controller) {
-            await p;
-            for (const c of chunks) controller.enqueue(new Uint8Array(c));
-            controller.close();
-          },
-        }),
-      );
-    },
-    consumed(): { chunks: Buffer[]; rest: AsyncIterator<Buffer> } | undefined {
-      return read && rest ? { chunks, rest } : undefined;
-    },
-  };
+interface ForwardContext {
+  token(l: Listener, rejected?: string): Promise<AccessToken>;
+  tokenFailure(l: Listener, e: unknown, req: IncomingMessage, res: ServerResponse): number;
+  metrics: ProxyMetrics;
 }
-type ProbeFor = ReturnType<typeof probeFor>;
+
+/**
+ * One request forwarded: up to two upstream attempts (the second after a token refusal, with a renewed token), the
+ * answer written straight from undici's handler callbacks into the node:http response (no intermediate stream),
+ * with backpressure (the upstream is paused while the caller's socket is full), and settled when the response
+ * closes — finished, or cut by the caller (then the upstream request is aborted: 499).
+ */
+class Forward {
+  readonly done: Promise<number>;
+  #resolve!: (status: number) => void;
+  /** The request body: none, whole (replayable), or a stream (sent once). */
+  #payload: Buffer | Readable | null = null;
+  #replayable = true;
+  #token = "";
+  #attempt: Attempt | undefined;
+  /** Status of the answer the caller gets (the upstream's, or the proxy's own). */
+  status = 0;
+  /** The caller closed the connection before the answer was complete. */
+  gone = false;
+  #settled = false;
+  #drainHooked = false;
+
+  constructor(
+    readonly ctx: ForwardContext,
+    readonly l: Listener,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly target: string,
+  ) {
+    this.done = new Promise((r) => {
+      this.#resolve = r;
+    });
+    res.once("close", () => {
+      if (!res.writableFinished) {
+        this.gone = true;
+        this.#attempt?.abort(new Error("the caller closed the connection"));
+      }
+      this.settle(this.gone ? 499 : this.status);
+    });
+  }
+
+  settle(status: number): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#resolve(status);
+  }
+
+  replayableBody(chunks: Buffer[]): void {
+    this.#payload = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+  }
+
+  streamBody(body: Readable): void {
+    this.#payload = body;
+    this.#replayable = false;
+  }
+
+  /** Sends the request upstream with `token` (the first attempt holds back an answer that may refuse it). */
+  send(token: string, retry = false): void {
+    if (this.gone) return;
+    this.#token = token;
+    const a = new Attempt(this, !retry);
+    this.#attempt = a;
+    const l = this.l;
+    l.dispatcher.dispatch(
+      {
+        origin: l.upstreamOrigin,
+        path: l.upstreamPrefix + this.target,
+        method: this.req.method as Dispatcher.HttpMethod,
+        headers: upstreamRequestHeaders(this.req.headers, token),
+        body: this.#payload,
+      },
+      a,
+    );
+  }
+
+  countUpstream(status: number): void {
+    this.ctx.metrics.upstream.inc({ profile: this.l.target.name, code_class: statusClass(status) });
+  }
+
+  head(status: number, headers: IncomingHttpHeaders): void {
+    this.status = status;
+    this.res.writeHead(status, downstreamResponseHeaders(headers));
+  }
+
+  write(chunk: Buffer, controller: Dispatcher.DispatchController): void {
+    if (this.res.write(chunk)) return;
+    controller.pause();
+    if (!this.#drainHooked) {
+      this.#drainHooked = true;
+      this.res.on("drain", () => this.#attempt?.resume());
+    }
+  }
+
+  end(): void {
+    this.res.end();
+  }
+
+  /** The upstream failed (unreachable, reset, timeout): a 502/504 of our own, or a cut answer if one had begun. */
+  fail(e: Error): void {
+    if (this.gone) return;
+    const profile = this.l.target.name;
+    const code = (e as { code?: string }).code ?? "UPSTREAM_ERROR";
+    this.ctx.metrics.upstreamErrors.inc({ profile, code });
+    if (this.res.headersSent) {
+      this.res.destroy();
+      return;
+    }
+    const timeout = /TIMEOUT/.test(code);
+    this.status = timeout ? 504 : 502;
+    sendOwn(this.res, this.status, {
+      error: timeout ? "upstream_timeout" : "upstream_unreachable",
+      code,
+      message: redact(`${this.l.upstreamOrigin}: ${(e as Error).message}`),
+      profile,
+    });
+  }
+
+  /** A held answer (400/401/403) is complete, or as much of it as the engine may read: does it refuse the token? */
+  judge(a: Attempt, held: Held): void {
+    this.#judge(a, held).catch((e: unknown) => {
+      a.drop();
+      this.fail(e instanceof Error ? e : new Error(String(e)));
+    });
+  }
+
+  async #judge(a: Attempt, held: Held): Promise<void> {
+    const probe = {
+      status: held.status,
+      clone: () => new Response(held.chunks.length > 0 ? Buffer.concat(held.chunks) : null),
+    };
+    const refused = await this.l.target.manager.isAuthFailure(probe);
+    if (this.gone) return;
+    if (refused && this.#replayable) {
+      a.drop();
+      let fresh: AccessToken;
+      try {
+        fresh = await this.ctx.token(this.l, this.#token);
+      } catch (e) {
+        this.status = this.ctx.tokenFailure(this.l, e, this.req, this.res);
+        return;
+      }
+      this.ctx.metrics.retries.inc({ profile: this.l.target.name });
+      // One retry, never a loop: whatever this answers is the caller's.
+      this.send(fresh.accessToken, true);
+      return;
+    }
+    if (refused) {
+      // A streamed body is gone: the refusal goes back as it is, and the next request gets a renewed token.
+      this.ctx.metrics.notReplayed.inc({ profile: this.l.target.name });
+      this.ctx.token(this.l, this.#token).catch(() => {});
+    }
+    a.release();
+  }
+}
+
+interface Held {
+  status: number;
+  headers: IncomingHttpHeaders;
+  chunks: Buffer[];
+  size: number;
+  ended: boolean;
+}
+
+/** One upstream request: undici's handler (its public dispatch interface), writing into the Forward's response. */
+class Attempt implements Dispatcher.DispatchHandler {
+  #controller: Dispatcher.DispatchController | null = null;
+  #held: Held | null = null;
+  #judging = false;
+  /** This attempt's answer is not the caller's (refused token, retried): whatever else it delivers is ignored. */
+  #dropped = false;
+
+  constructor(
+    readonly f: Forward,
+    readonly hold: boolean,
+  ) {}
+
+  abort(reason: Error): void {
+    this.#dropped = true;
+    this.#controller?.abort(reason);
+  }
+
+  resume(): void {
+    this.#controller?.resume();
+  }
+
+  drop(): void {
+    const held = this.#held;
+    this.#held = null;
+    // A refusal that ended was read whole (the connection stays in the pool); one still coming is cut.
+    if (held && !held.ended) this.abort(new Error("the token was refused"));
+    this.#dropped = true;
+  }
+
+  /** Hands the held answer to the caller, and lets the rest flow. */
+  release(): void {
+    const held = this.#held;
+    const c = this.#controller;
+    if (!held || !c) return;
+    this.#held = null;
+    this.f.head(held.status, held.headers);
+    for (const chunk of held.chunks) this.f.write(chunk, c);
+    if (held.ended) this.f.end();
+    else if (!this.f.gone) c.resume();
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.f.gone || this.#dropped) controller.abort(new Error("the caller closed the connection"));
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (this.#dropped) return;
+    this.f.countUpstream(statusCode);
+    if (this.hold && AUTH_STATUSES.has(statusCode)) {
+      this.#held = { status: statusCode, headers, chunks: [], size: 0, ended: false };
+      return;
+    }
+    this.f.head(statusCode, headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#dropped) return;
+    const held = this.#held;
+    if (held === null) {
+      this.f.write(chunk, controller);
+      return;
+    }
+    held.chunks.push(chunk);
+    held.size += chunk.length;
+    if (held.size > PROBE_LIMIT && !this.#judging) {
+      // Enough for any verdict: the rest waits, paused, until the engine has read this.
+      controller.pause();
+      this.#judging = true;
+      this.f.judge(this, held);
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#dropped) return;
+    const held = this.#held;
+    if (held === null) {
+      this.f.end();
+      return;
+    }
+    held.ended = true;
+    if (!this.#judging) {
+      this.#judging = true;
+      this.f.judge(this, held);
+    }
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.#dropped) return;
+    this.#held = null;
+    this.f.fail(err);
+  }
+}
