@@ -147,6 +147,7 @@ export const GROUPS = [
       "test/engine/store-commit.test.ts",
       "test/engine/lost-lock-rules.test.ts",
       "test/engine/refresh-without-marker.test.ts",
+      "test/engine/rotated-under-our-feet.test.ts",
       "test/engine/serve-or-refresh.test.ts",
       "test/engine/dead-grant.test.ts",
       "test/engine/token-persist.test.ts",
