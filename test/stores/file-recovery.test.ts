@@ -187,3 +187,32 @@ describe("when the store opens", () => {
     expect((await names()).filter((n) => n.includes(".lock."))).toEqual([young]);
   });
 });
+
+describe("a live writer, and a directory that cannot be made", () => {
+  it("another live process's temp file is left alone however old (its write is in progress)", async () => {
+    const LIVE = 4343;
+    const alive: ProcessView = {
+      procRoot: processes.procRoot,
+      kill: (pid) => {
+        if (pid !== process.pid && pid !== LIVE) throw Object.assign(new Error("gone"), { code: "ESRCH" });
+      },
+    };
+    await open().set("k", record({ updatedAt: 1 }));
+    const tmp = await deadWritersTemp("k", record({ updatedAt: 2 }));
+    const live = tmp.replace(`-${GONE}-x-`, `-${LIVE}-x-`);
+    await rename(tmp, live);
+    const store = open({ processes: alive, tempMaxAgeMs: 0 });
+    expect(await store.withLock("k", async () => (await store.get("k"))?.updatedAt)).toBe(1);
+    expect(await names()).toContain(live.slice(dir.length + 1));
+  });
+
+  it("a token directory that cannot be created is an error naming it and the code", async () => {
+    await writeFile(join(root, "a-file"), "");
+    const store = new FileTokenStore({ dir: join(root, "a-file", "tokens"), processes });
+    await expect(store.list()).rejects.toMatchObject({
+      code: "STORE_ERROR",
+      message: `Cannot create token directory ${join(root, "a-file", "tokens")} (ENOTDIR).`,
+      cause: expect.objectContaining({ code: "ENOTDIR" }),
+    });
+  });
+});
