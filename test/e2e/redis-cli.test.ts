@@ -199,7 +199,8 @@ it("config file `store` + store_password_command + store_prefix; status shows wh
 it("--verbose shows a lock wait on another host's hold", async () => {
   const prefix = `wait-${randomBytes(3).toString("hex")}:`;
   await seedExpired(prefix);
-  // Another host holds the credential's lock for 1.5 s.
+  // Another host holds the credential's lock until the CLI is seen waiting for it (subscribed to the lock's release
+  // channel), then 300 ms more: a fixed hold time lost the race to a slow CLI start on a loaded machine.
   const other = new RedisTokenStore({ url: redis.url, password: PASSWORD, prefix });
   const key = createTokenManager({ profile: { ...arubaEnv(emu).profile, name: "default" }, store: other }).key;
   let release!: () => void;
@@ -210,11 +211,28 @@ it("--verbose shows a lock wait on another host's hold", async () => {
     await new Promise<void>((r) => (release = r));
   });
   await isHeld;
-  setTimeout(() => release(), 1500);
+  const watcher = createClient({ url: redis.url, password: PASSWORD });
+  await watcher.connect();
+  const channel = `${prefix}unlock:${key}`;
+  const waited = (async () => {
+    const until = Date.now() + 30_000;
+    while (Date.now() < until) {
+      const subs = await watcher.pubSubNumSub(channel);
+      if ((subs[channel] ?? 0) > 0) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  })().then(async (seen) => {
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    return seen;
+  });
   const r = await hpauth(
     ["token", "--verbose", ...profileFlags(), "--store", redis.url],
     await hostEnv(2, { HPAUTH_STORE_PASSWORD: PASSWORD, HPAUTH_STORE_PREFIX: prefix }),
   );
+  expect(await waited, "the CLI never waited on the lock's release channel").toBe(true);
+  await watcher.close();
   await holding;
   await other.close();
   expect(r.code, r.err.slice(-1500)).toBe(0);
