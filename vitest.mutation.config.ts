@@ -38,6 +38,10 @@ export default defineConfig({
       // The loopback authorizer and the browser helpers, driven by fetch in place of a browser (no chromium).
       "test/login/authorizer.test.ts",
       "test/login/browser-import.test.ts",
+      "test/login/listener.test.ts",
+      "test/login/import.test.ts",
+      "test/login/progress.test.ts",
+      "test/login/browser-commands.test.ts",
       "test/fuzz/regressions.test.ts",
       "test/cli/config.test.ts",
     ],

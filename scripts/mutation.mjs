@@ -247,7 +247,14 @@ export const GROUPS = [
   {
     name: "login",
     mutate: "src/engine/login/*.ts",
-    tests: ["test/login/authorizer.test.ts", "test/login/browser-import.test.ts"],
+    tests: [
+      "test/login/authorizer.test.ts",
+      "test/login/browser-import.test.ts",
+      "test/login/listener.test.ts",
+      "test/login/import.test.ts",
+      "test/login/progress.test.ts",
+      "test/login/browser-commands.test.ts",
+    ],
   },
   { name: "config", mutate: "src/config/*.ts", tests: ["test/cli/config.test.ts"] },
 ];
