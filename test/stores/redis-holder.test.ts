@@ -7,53 +7,14 @@
  */
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HpauthError } from "../../src/engine/errors.js";
-import { RedisTokenStore, type RedisTokenStoreOptions } from "../../src/stores/redis.js";
+import { describe, expect, it } from "vitest";
+import { RedisTokenStore } from "../../src/stores/redis.js";
 import { record } from "./helpers.js";
-import { type RedisServer, redisCli, startRedis } from "./redis-server.js";
+import { failure, sharedRedis, until } from "./redis-fixture.js";
+import { redisCli, startRedis } from "./redis-server.js";
 
-let server: RedisServer;
-const stores: RedisTokenStore[] = [];
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  await server?.dispose();
-});
-
-function fresh(): string {
-  return `hld${randomBytes(4).toString("hex")}:`;
-}
-
-function open(extra: Partial<RedisTokenStoreOptions> = {}, warnings: string[] = []): RedisTokenStore {
-  const s = new RedisTokenStore({ url: server.url, onWarning: (m) => warnings.push(m), ...extra });
-  stores.push(s);
-  return s;
-}
-
-async function failure(p: Promise<unknown>): Promise<HpauthError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(HpauthError);
-    return e as HpauthError;
-  }
-  throw new Error("expected a failure");
-}
-
-function cli(...args: string[]): string {
-  return redisCli(server, args).trim();
-}
-
-async function until(pred: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error("condition not reached");
-    await sleep(20);
-  }
-}
+const redis = sharedRedis("hld");
+const { fresh, open, cli } = redis;
 
 /** Commands Redis has processed so far (each INFO call counts one). */
 function commands(): number {
@@ -99,7 +60,11 @@ describe("the fence follows the holder", () => {
   it("list without the SCAN permission says what was refused", async () => {
     const user = `noscan${randomBytes(3).toString("hex")}`;
     cli("ACL", "SETUSER", user, "on", ">noscan-pw", "~*", "&*", "+@all", "-scan");
-    const s = open({ url: `redis://${user}@127.0.0.1:${server.port}/0`, password: "noscan-pw", prefix: "team-b:" });
+    const s = open({
+      url: `redis://${user}@127.0.0.1:${redis.server.port}/0`,
+      password: "noscan-pw",
+      prefix: "team-b:",
+    });
     const e = await failure(s.list());
     expect(e.message).toMatch(/^Redis at redis:\/\/noscan\w+@127\.0\.0\.1:\d+\/0 refused to list keys: NOPERM/);
     expect(e.hint).toMatch(/team-b:\*/);
@@ -217,7 +182,7 @@ describe("the lease through a Redis outage", () => {
           if (m.includes("was lost while held")) lost.push(Date.now());
         },
       });
-      stores.push(s);
+      redis.track(s);
       const pttl = () => Number(redisCli(srv, ["PTTL", "hpauth:lock:k"]).trim());
       let stoppedAt = 0;
       await s.withLock("k", async () => {

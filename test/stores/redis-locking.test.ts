@@ -7,54 +7,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HpauthError } from "../../src/engine/errors.js";
-import { RedisTokenStore, type RedisTokenStoreOptions } from "../../src/stores/redis.js";
+import { describe, expect, it } from "vitest";
+import type { RedisTokenStore } from "../../src/stores/redis.js";
 import { record } from "./helpers.js";
-import { type RedisServer, redisCli, startRedis } from "./redis-server.js";
+import { failure, sharedRedis, until } from "./redis-fixture.js";
 
-let server: RedisServer;
-const stores: RedisTokenStore[] = [];
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  await server?.dispose();
-});
-
-function fresh(): string {
-  return `lck${randomBytes(4).toString("hex")}:`;
-}
-
-function open(extra: Partial<RedisTokenStoreOptions> = {}, warnings: string[] = []): RedisTokenStore {
-  const s = new RedisTokenStore({ url: server.url, onWarning: (m) => warnings.push(m), ...extra });
-  stores.push(s);
-  return s;
-}
-
-async function failure(p: Promise<unknown>): Promise<HpauthError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(HpauthError);
-    return e as HpauthError;
-  }
-  throw new Error("expected a failure");
-}
-
-function cli(...args: string[]): string {
-  return redisCli(server, args).trim();
-}
-
-/** Waits (bounded) until `pred` holds; the tests never depend on how fast the machine is. */
-async function until(pred: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error("condition not reached");
-    await sleep(20);
-  }
-}
+const redis = sharedRedis("lck");
+const { fresh, open, cli } = redis;
 
 function access(s: RedisTokenStore, key = "k"): Promise<string | undefined> {
   return s.get(key).then((r) => r?.accessToken);
@@ -349,7 +308,7 @@ describe("waking waiters", () => {
     const prefix = fresh();
     const user = `nosub${randomBytes(3).toString("hex")}`;
     cli("ACL", "SETUSER", user, "on", ">nosub-pw", "~*", "resetchannels", "+@all");
-    const url = `redis://${user}@127.0.0.1:${server.port}/0`;
+    const url = `redis://${user}@127.0.0.1:${redis.server.port}/0`;
     const holder = open({ prefix, lockTtlMs: 60_000 });
     const warnings: string[] = [];
     const waiter = open({ url, password: "nosub-pw", prefix, pollMs: 50 }, warnings);

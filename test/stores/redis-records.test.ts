@@ -4,45 +4,14 @@
  * the store key's accepted spellings, every kind of record it refuses to read and how it says so, and the listing.
  */
 import { createDecipheriv, randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { HpauthError } from "../../src/engine/errors.js";
-import { DEFAULT_REDIS_PREFIX, RedisTokenStore, type RedisTokenStoreOptions } from "../../src/stores/redis.js";
+import { DEFAULT_REDIS_PREFIX, RedisTokenStore } from "../../src/stores/redis.js";
 import { record } from "./helpers.js";
-import { type RedisServer, redisCli, startRedis } from "./redis-server.js";
+import { failure, sharedRedis } from "./redis-fixture.js";
 
-let server: RedisServer;
-const stores: RedisTokenStore[] = [];
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  await server?.dispose();
-});
-
-function fresh(): string {
-  return `rec${randomBytes(4).toString("hex")}:`;
-}
-
-function open(extra: Partial<RedisTokenStoreOptions> = {}, warnings: string[] = []): RedisTokenStore {
-  const s = new RedisTokenStore({ url: server.url, onWarning: (m) => warnings.push(m), ...extra });
-  stores.push(s);
-  return s;
-}
-
-async function failure(p: Promise<unknown>): Promise<HpauthError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(HpauthError);
-    return e as HpauthError;
-  }
-  throw new Error("expected a failure");
-}
-
-function cli(...args: string[]): string {
-  return redisCli(server, args).trim();
-}
+const redis = sharedRedis("rec");
+const { fresh, open, cli } = redis;
 
 describe("layout", () => {
   it("a record is the hash P token:<key> {gen, doc}; doc is the JSON envelope {v, key, record}", async () => {
@@ -59,7 +28,7 @@ describe("layout", () => {
     await s.set("p:1", r);
     expect(Number(cli("HGET", `${prefix}token:p:1`, "gen"))).toBeGreaterThan(gen1);
     expect(s.prefix).toBe(prefix);
-    expect(s.location).toBe(`redis://127.0.0.1:${server.port}/0 prefix=${prefix}`);
+    expect(s.location).toBe(`redis://127.0.0.1:${redis.server.port}/0 prefix=${prefix}`);
   });
 
   it("the lock is P lock:<key>, a 128-bit random token with the lease as its expiry, gone after release", async () => {
@@ -161,7 +130,7 @@ describe("encryption at rest", () => {
     for (const k of ["short", "a".repeat(63), "a".repeat(65), randomBytes(16), randomBytes(33).toString("base64")]) {
       let err: unknown;
       try {
-        new RedisTokenStore({ url: server.url, encryptionKey: k });
+        new RedisTokenStore({ url: redis.server.url, encryptionKey: k });
       } catch (e) {
         err = e;
       }
@@ -177,7 +146,7 @@ describe("encryption at rest", () => {
     const key = randomBytes(32);
     const s = open({ prefix, encryptionKey: key });
     await s.set("k", record({ refreshToken: "rt-secret-value" }));
-    const where = `the record of "k" in redis://127.0.0.1:${server.port}/0 prefix=${prefix}`;
+    const where = `the record of "k" in redis://127.0.0.1:${redis.server.port}/0 prefix=${prefix}`;
     const noKey = await failure(open({ prefix }).get("k"));
     expect(noKey.code).toBe("STORE_ERROR");
     expect(noKey.message).toBe(`${where} is encrypted and no store key is configured.`);
@@ -201,7 +170,7 @@ describe("encryption at rest", () => {
 
 describe("records it will not read", () => {
   const prefix = fresh();
-  const where = () => `the record of "k" in redis://127.0.0.1:${server.port}/0 prefix=${prefix}`;
+  const where = () => `the record of "k" in redis://127.0.0.1:${redis.server.port}/0 prefix=${prefix}`;
   function put(doc: unknown): void {
     cli("HSET", `${prefix}token:k`, "gen", "1", "doc", typeof doc === "string" ? doc : JSON.stringify(doc));
   }
@@ -268,7 +237,9 @@ describe("records it will not read", () => {
     expect(got?.scope).toBeUndefined();
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(
-      new RegExp(`^The record of "k" in redis://127\\.0\\.0\\.1:${server.port}/0 prefix=${prefix} has damaged fields`),
+      new RegExp(
+        `^The record of "k" in redis://127\\.0\\.0\\.1:${redis.server.port}/0 prefix=${prefix} has damaged fields`,
+      ),
     );
   });
 });
